@@ -1,0 +1,27 @@
+"""Tasks, one module each, looked up by the name in `cfg.task.name`.
+
+Each module declares KIND, N_OUTPUTS (or a function of the config), METRICS,
+`check(cfg)` for its config values and `build(cfg) -> TaskData` (on the CPU).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+from tasks.base import KINDS, Kind, Misfit, TaskData, UserError, require
+
+__all__ = ["KINDS", "Kind", "Misfit", "TaskData", "UserError", "get", "names", "require"]
+
+_NOT_TASKS = {"base", "idx", "metrics"}
+
+
+def names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_TASKS)
+
+
+def get(name: str) -> ModuleType:
+    if name not in names():
+        raise UserError(f"task={name!r} is not a task; valid: {', '.join(names())}.")
+    return importlib.import_module(f"tasks.{name}")

@@ -1,0 +1,60 @@
+"""What every task hands the trainer, and the error type both rooms share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+Kind = Literal["multiclass", "binary", "regression"]
+KINDS: tuple[Kind, ...] = ("multiclass", "binary", "regression")
+
+
+class UserError(Exception):
+    """A mistake in the user's input: reported as one line, never as a traceback."""
+
+
+class Misfit(UserError):
+    """The task, loss and model cannot be trained together: `skipped` in a sweep."""
+
+
+def require(ok: bool, key: str, value: object, allowed: str) -> None:
+    """Fail with the one-line message format every check in the project uses."""
+    if not ok:
+        raise UserError(f"{key}={value!r} is not valid: {allowed}.")
+
+
+def identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+@dataclass
+class TaskData:
+    """Train and test tensors, resident on the trainer's device.
+
+    `prepare` turns a stored batch (uint8 images, say) into model input on the
+    device, so datasets stay compact and conversion happens once per batch.
+    `corrupted` marks the training samples the task damaged on purpose
+    (outliers, flipped labels) so diagnostics can tell them apart without
+    knowing the task.
+    """
+
+    kind: Kind
+    n_outputs: int
+    input_shape: tuple[int, ...]
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    corrupted: torch.Tensor
+    prepare: Callable[[torch.Tensor], torch.Tensor] = identity
+    info: dict[str, float] = field(default_factory=dict)
+
+    def to(self, device: torch.device) -> TaskData:
+        move = ("x_train", "y_train", "x_test", "y_test", "corrupted")
+        return TaskData(
+            **{k: getattr(self, k) for k in self.__dataclass_fields__ if k not in move},
+            **{k: getattr(self, k).to(device) for k in move},
+        )

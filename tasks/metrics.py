@@ -1,0 +1,38 @@
+"""Test metrics per target kind, computed by scikit-learn on the whole test set."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from sklearn import metrics as skm
+
+# Every metric a task may declare; True where higher is better.
+HIGHER_IS_BETTER = {"accuracy": True, "auc": True, "r2": True, "mse": False, "mae": False}
+
+
+def compute(
+    names: tuple[str, ...], outputs: torch.Tensor, targets: torch.Tensor
+) -> dict[str, float]:
+    """Model outputs are raw scores: logits for classification, values for regression."""
+    out = outputs.float().cpu().numpy()
+    y = targets.cpu().numpy()
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    results = {}
+    for name in names:
+        if name == "accuracy":
+            pred = out.argmax(axis=1) if out.ndim == 2 else (out > 0).astype(y.dtype)
+            results[name] = skm.accuracy_score(y, pred)
+        elif name == "auc":
+            # AUC is undefined when the test set holds a single class.
+            results[name] = skm.roc_auc_score(y, out) if len(set(y.tolist())) == 2 else math.nan
+        elif name == "mse":
+            results[name] = skm.mean_squared_error(y, out)
+        elif name == "mae":
+            results[name] = skm.mean_absolute_error(y, out)
+        elif name == "r2":
+            results[name] = skm.r2_score(y, out)
+        else:
+            raise KeyError(f"unknown metric {name!r}; known: {sorted(HIGHER_IS_BETTER)}")
+    return {k: float(v) for k, v in results.items()}

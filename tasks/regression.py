@@ -1,0 +1,60 @@
+"""Synthetic linear regression whose training targets carry one-sided outliers.
+
+Features and the true function come from scikit-learn's make_regression; the
+targets are scaled to unit variance. Training targets get Gaussian noise and,
+for a fraction `outlier_fraction` of samples, a gross positive error of about
+`outlier_scale` standard deviations (think of a saturated sensor). Test
+targets are the noiseless truth, so test metrics measure how close the model
+got to the real function.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from sklearn.datasets import make_regression
+
+from tasks.base import TaskData, require
+
+KIND = "regression"
+N_OUTPUTS = 1
+METRICS = ("mse", "mae", "r2")
+
+
+def check(cfg: DictConfig) -> None:
+    f = cfg.outlier_fraction
+    require(isinstance(f, (int, float)) and 0 <= f < 1, "task.outlier_fraction", f,
+            "a fraction in [0, 1)")
+    for key in ("n_train", "n_test", "n_features"):
+        require(isinstance(cfg[key], int) and cfg[key] >= 1, f"task.{key}", cfg[key],
+                "an integer >= 1")
+    require(1 <= cfg.n_informative <= cfg.n_features, "task.n_informative", cfg.n_informative,
+            f"an integer from 1 to task.n_features ({cfg.n_features})")
+    require(cfg.noise >= 0, "task.noise", cfg.noise, "a standard deviation >= 0")
+    require(cfg.outlier_scale >= 0, "task.outlier_scale", cfg.outlier_scale, "a size >= 0")
+
+
+def build(cfg: DictConfig) -> TaskData:
+    n = cfg.n_train + cfg.n_test
+    x, y = make_regression(n_samples=n, n_features=cfg.n_features,
+                           n_informative=cfg.n_informative, random_state=cfg.data_seed)
+    y = y / y.std()
+    rng = np.random.default_rng(cfg.data_seed)
+    x_train, x_test = x[: cfg.n_train], x[cfg.n_train :]
+    y_train = y[: cfg.n_train] + cfg.noise * rng.standard_normal(cfg.n_train)
+    n_out = round(cfg.outlier_fraction * cfg.n_train)
+    outliers = rng.choice(cfg.n_train, size=n_out, replace=False)
+    y_train[outliers] += cfg.outlier_scale * rng.uniform(0.5, 1.5, size=n_out)
+    corrupted = np.zeros(cfg.n_train, dtype=bool)
+    corrupted[outliers] = True
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=torch.float32)
+
+    return TaskData(
+        kind=KIND, n_outputs=N_OUTPUTS, input_shape=(cfg.n_features,),
+        x_train=tensor(x_train), y_train=tensor(y_train),
+        x_test=tensor(x_test), y_test=tensor(y[cfg.n_train :]),
+        corrupted=torch.as_tensor(corrupted), info={"outlier_fraction": n_out / cfg.n_train},
+    )

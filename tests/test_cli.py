@@ -1,0 +1,79 @@
+"""train.py as users run it: one clear line for mistakes, sweeps that go on, the debug config."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import TINY_REGRESSION, train_cli
+
+QUICK = ["trainer.max_epochs=1", "trainer.device=cpu"]
+REG = [*QUICK, *TINY_REGRESSION]
+
+
+def assert_one_clear_line(result, *fragments: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_incompatible_pair_in_a_single_run(tmp_path):
+    result = train_cli("task=regression", "loss=ce", f"hydra.run.dir={tmp_path}", *REG)
+    assert_one_clear_line(result, "task=regression", "loss=ce", "huber, l1, mse, smoothl1")
+
+
+def test_value_out_of_range(tmp_path):
+    result = train_cli("task.outlier_fraction=1.5", f"hydra.run.dir={tmp_path}", *REG)
+    assert_one_clear_line(result, "task.outlier_fraction=1.5", "[0, 1)")
+
+
+def test_cuda_without_cuda(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    result = train_cli(f"hydra.run.dir={tmp_path}", *REG, "trainer.device=cuda")
+    assert_one_clear_line(result, "trainer.device=cuda", "no CUDA")
+
+
+def test_missing_mnist_files(tmp_path):
+    result = train_cli("task=mnist", "loss=ce", f"task.data_dir={tmp_path / 'none'}",
+                       "task.download=false", f"hydra.run.dir={tmp_path / 'run'}", *QUICK)
+    assert_one_clear_line(result, "MNIST files missing", "train-images-idx3-ubyte")
+
+
+def test_single_run_writes_everything_under_its_run_dir(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train_cli("task=regression", "loss=smoothl1", f"hydra.run.dir={run_dir}", *REG,
+                       cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "ok"
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing in the cwd
+
+
+def test_sweep_records_skipped_pairs_and_goes_on(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = train_cli("-m", "task=regression", "loss=mse,ce,l1", "seed=0,1",
+                       f"hydra.sweep.dir={sweep}", *REG)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/metrics.json"))]
+    assert len(records) == 6
+    status = {(r["loss"], r["seed"]): r["status"] for r in records}
+    assert status == {("mse", 0): "ok", ("mse", 1): "ok", ("ce", 0): "skipped",
+                      ("ce", 1): "skipped", ("l1", 0): "ok", ("l1", 1): "ok"}
+    names = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert names[0].startswith("0_loss=mse,seed=0,")  # folders name what they swept
+
+
+def test_debug_config_is_a_short_cpu_run(tmp_path):
+    run_dir = tmp_path / "run"
+    result = train_cli("debug=default", f"hydra.run.dir={run_dir}", *TINY_REGRESSION)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["epochs_completed"] == 1 and record["device"] == "cpu"
+    assert record["hparams"]["trainer.limit_train_batches"] == 5
+

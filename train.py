@@ -1,0 +1,35 @@
+"""Train one task × loss pair, or a sweep of them with -m.
+
+    python train.py task=regression loss=smoothl1
+    python train.py -m task=regression loss=l1,mse,smoothl1 seed=0,1,2
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def main(cfg: DictConfig) -> None:
+    from tasks import UserError
+    from trainer.run import run
+
+    hydra_cfg = HydraConfig.get()
+    try:
+        run(cfg, Path(hydra_cfg.runtime.output_dir),
+                     multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+    except UserError as err:
+        logging.getLogger("lossbench").debug("user error", exc_info=True)
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

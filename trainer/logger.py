@@ -1,0 +1,71 @@
+"""Where a run's numbers go: TensorBoard scalars and hparams, and metrics.json."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from trainer import results
+
+log = logging.getLogger("lossbench")
+
+
+class RunLogger:
+    """Writes the contract's TensorBoard tags and keeps metrics.json current."""
+
+    def __init__(self, run_dir: Path, record: dict[str, Any], flush_secs: int = 30) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
+
+        self.run_dir = run_dir
+        self.record = record
+        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=flush_secs)
+
+    def step(self, tag: str, value: float, global_step: int) -> None:
+        self.writer.add_scalar(tag, value, global_step)
+
+    def epoch(self, entry: dict[str, float]) -> None:
+        """One finished epoch: its scalars at step=epoch, and metrics.json rewritten."""
+        epoch = int(entry["epoch"])
+        for tag, value in entry.items():
+            if "/" in tag:
+                self.writer.add_scalar(tag, value, epoch)
+        history = [*self.record["history"], entry]
+        self.record.update(history=history, epochs_completed=epoch, final=_metrics(entry),
+                           best=_best(history))
+        results.write(self.run_dir, self.record)
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in entry.items() if "/" in k)
+        log.info("epoch %d  %s  %.1fs", epoch, shown, entry["time_s"])
+
+    def finish(self, status: str, reason: str | None, wall_s: float) -> dict[str, Any]:
+        from torch.utils.tensorboard.summary import hparams
+
+        self.record.update(status=status, reason=reason, wall_s=round(wall_s, 3))
+        # Only the session summaries: TensorBoard builds the experiment from all
+        # runs under --logdir, so a sweep's HParams tab lists every swept value.
+        # The metric tags point at the scalars already logged; no duplicates.
+        metric_tags = {k: 0.0 for k in self.record["final"]}
+        _, start, end = hparams(self.record["hparams"], metric_tags)
+        writer = self.writer._get_file_writer()
+        writer.add_summary(start)
+        writer.add_summary(end)
+        self.writer.close()
+        results.write(self.run_dir, self.record)
+        return self.record
+
+
+def _metrics(entry: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in entry.items() if "/" in k}
+
+
+def _best(history: list[dict[str, float]]) -> dict[str, float]:
+    from tasks.metrics import HIGHER_IS_BETTER
+
+    best: dict[str, float] = {}
+    for tag in history[-1]:
+        if tag.startswith("test/"):
+            pick = max if HIGHER_IS_BETTER.get(tag.removeprefix("test/"), False) else min
+            values = [h[tag] for h in history if h.get(tag) == h.get(tag)]  # drop NaN
+            if values:
+                best[tag] = pick(values)
+    return best

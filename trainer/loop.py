@@ -1,0 +1,107 @@
+"""One training loop for every task × loss pair. It knows tensors, not names.
+
+Data stays on the device and batches are taken by index from a permutation
+made there. The loop reads a number back to the host only every
+`log_every_n_steps` steps and at the end of an epoch, so the device is never
+stalled by a per-step `.item()`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tasks import TaskData
+from tasks.metrics import compute
+from trainer.logger import RunLogger
+
+
+@dataclass
+class Settings:
+    max_epochs: int
+    batch_size: int
+    seed: int
+    log_every_n_steps: int = 50
+    limit_train_batches: int | None = None
+    progress_bar: bool = True
+
+
+@dataclass
+class Outcome:
+    status: str  # "ok" or "diverged"
+    reason: str | None = None
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tuple[str, ...],
+             batch_size: int = 4096) -> dict[str, float]:
+    """Clean-test metrics, from one pass in large batches and one copy to the host."""
+    model.eval()
+    outputs = torch.cat([model(data.prepare(x)) for x in data.x_test.split(batch_size)])
+    model.train()
+    scores = {f"test/{k}": v for k, v in compute(metrics, outputs, data.y_test).items()}
+    scores["test/loss"] = loss_fn(outputs, data.y_test).item()
+    return scores
+
+
+def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+        cfg: Settings, metrics: tuple[str, ...], logger: RunLogger) -> Outcome:
+    """Train for `cfg.max_epochs` epochs; stop early, recorded, on a non-finite loss."""
+    device = data.x_train.device
+    order = torch.Generator(device=device).manual_seed(cfg.seed)
+    n = len(data.x_train)
+    steps = math.ceil(n / cfg.batch_size)
+    if cfg.limit_train_batches:
+        steps = min(steps, cfg.limit_train_batches)
+    every = cfg.log_every_n_steps
+    show_bar = cfg.progress_bar and sys.stderr.isatty()
+
+    for epoch in range(1, cfg.max_epochs + 1):
+        started = time.perf_counter()
+        batches = torch.randperm(n, device=device, generator=order).split(cfg.batch_size)[:steps]
+        window = torch.zeros((), device=device)  # loss summed since the last read-back
+        epoch_sum = 0.0
+        bar = _progress(show_bar, steps, epoch, cfg.max_epochs)
+        for step, idx in enumerate(batches, start=1):
+            loss = loss_fn(model(data.prepare(data.x_train[idx])), data.y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            window += loss.detach()
+            if step % every == 0 or step == steps:
+                window_sum = window.item()  # the loop's only host sync
+                window.zero_()
+                logged = (step - 1) % every + 1
+                if not math.isfinite(window_sum):
+                    return Outcome("diverged", f"training loss became {window_sum} at epoch "
+                                   f"{epoch}, step {step} (checked every {every} steps)")
+                epoch_sum += window_sum
+                logger.step("train/loss", window_sum / logged, (epoch - 1) * steps + step)
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            bar.close()
+        entry = {"epoch": epoch, "train/loss_epoch": epoch_sum / steps}
+        entry.update(evaluate(model, data, loss_fn, metrics))
+        if not _finite_parameters(model):
+            return Outcome("diverged", f"a model parameter became NaN or Inf in epoch {epoch}")
+        entry["time_s"] = round(time.perf_counter() - started, 4)
+        logger.epoch(entry)
+    return Outcome("ok")
+
+
+def _finite_parameters(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def _progress(show: bool, steps: int, epoch: int, epochs: int):
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr)

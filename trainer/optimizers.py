@@ -1,0 +1,22 @@
+"""Optimizers by the name in `cfg.optim.name`; the other keys are their arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from omegaconf import DictConfig
+
+from tasks import require
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+}
+
+
+def build(cfg: DictConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    require(cfg.name in OPTIMIZERS, "optim", cfg.name, f"one of {', '.join(OPTIMIZERS)}")
+    kwargs = {k: v for k, v in cfg.items() if k != "name"}
+    return OPTIMIZERS[cfg.name](params, **kwargs)
