@@ -22,13 +22,17 @@ def main(cfg: DictConfig) -> None:
     from trainer.run import run
 
     hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        run(cfg, Path(hydra_cfg.runtime.output_dir),
-                     multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+        run(cfg, run_dir, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
     except UserError as err:
         logging.getLogger("lossbench").debug("user error", exc_info=True)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"interrupted: {run_dir}/metrics.json says how far it got; continue it with "
+              f"trainer.resume=true hydra.run.dir={run_dir}", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def test_tensorboard_has_the_contract_tags_and_hparams(make_cfg, tmp_path):
     assert {"train/loss", "train/loss_epoch", "test/accuracy"} <= tags
     steps = scalars[scalars["tag"] == "train/loss"]["step"].tolist()
     assert steps == list(range(1, 9))  # 200 samples at batch 64: 4 steps an epoch, 2 epochs
-    assert scalars[scalars["tag"] == "test/accuracy"]["step"].tolist() == [1, 2]
+    # Epoch scalars sit at the epoch's last step, beside an `epoch` tag mapping steps to epochs.
+    assert scalars[scalars["tag"] == "test/accuracy"]["step"].tolist() == [4, 8]
+    assert scalars[scalars["tag"] == "epoch"]["value"].tolist() == [1, 2]
     hparams = SummaryReader(str(tmp_path)).hparams
     assert dict(zip(hparams["tag"], hparams["value"], strict=True))["loss.name"] == "ce"
 

@@ -14,28 +14,39 @@ log = logging.getLogger("lossbench")
 class RunLogger:
     """Writes the contract's TensorBoard tags and keeps metrics.json current."""
 
-    def __init__(self, run_dir: Path, record: dict[str, Any], flush_secs: int = 30) -> None:
+    def __init__(self, run_dir: Path, record: dict[str, Any], flush_secs: int = 30,
+                 purge_step: int | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
 
         self.run_dir = run_dir
         self.record = record
-        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=flush_secs)
+        # purge_step: TensorBoard drops what an interrupted run logged after its
+        # checkpoint, so a resumed run's curves have no duplicated steps.
+        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=flush_secs,
+                                    purge_step=purge_step)
+        results.write(run_dir, record)
 
     def step(self, tag: str, value: float, global_step: int) -> None:
         self.writer.add_scalar(tag, value, global_step)
 
-    def epoch(self, entry: dict[str, float]) -> None:
-        """One finished epoch: its scalars at step=epoch, and metrics.json rewritten."""
+    def epoch(self, entry: dict[str, float], global_step: int) -> None:
+        """One finished epoch: its scalars to TensorBoard, its entry to the record."""
         epoch = int(entry["epoch"])
         for tag, value in entry.items():
             if "/" in tag:
-                self.writer.add_scalar(tag, value, epoch)
+                self.writer.add_scalar(tag, value, global_step)
+        self.writer.add_scalar("epoch", epoch, global_step)  # maps steps to epochs for readers
+        self.writer.flush()
         history = [*self.record["history"], entry]
         self.record.update(history=history, epochs_completed=epoch, final=_metrics(entry),
                            best=_best(history))
+
+    def commit(self) -> None:
+        """metrics.json catches up with the epoch, once its checkpoint is on disk."""
         results.write(self.run_dir, self.record)
+        entry = self.record["history"][-1]
         shown = "  ".join(f"{k} {v:.4g}" for k, v in entry.items() if "/" in k)
-        log.info("epoch %d  %s  %.1fs", epoch, shown, entry["time_s"])
+        log.info("epoch %d  %s  %.1fs", entry["epoch"], shown, entry["time_s"])
 
     def finish(self, status: str, reason: str | None, wall_s: float) -> dict[str, Any]:
         from torch.utils.tensorboard.summary import hparams

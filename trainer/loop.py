@@ -18,6 +18,7 @@ from torch import nn
 
 from tasks import TaskData
 from tasks.metrics import compute
+from trainer import checkpoint
 from trainer.logger import RunLogger
 
 
@@ -37,6 +38,11 @@ class Outcome:
     reason: str | None = None
 
 
+def steps_per_epoch(n_train: int, cfg: Settings) -> int:
+    steps = math.ceil(n_train / cfg.batch_size)
+    return min(steps, cfg.limit_train_batches) if cfg.limit_train_batches else steps
+
+
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tuple[str, ...],
              batch_size: int = 4096) -> dict[str, float]:
@@ -50,18 +56,26 @@ def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tupl
 
 
 def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-        cfg: Settings, metrics: tuple[str, ...], logger: RunLogger) -> Outcome:
-    """Train for `cfg.max_epochs` epochs; stop early, recorded, on a non-finite loss."""
+        cfg: Settings, metrics: tuple[str, ...], logger: RunLogger,
+        resume_from: dict | None = None) -> Outcome:
+    """Train to `cfg.max_epochs`; stop early, recorded, on a non-finite loss.
+
+    `resume_from` is a loaded checkpoint: training continues after its epoch
+    with every random stream where it was, so the result matches a run that
+    never stopped.
+    """
     device = data.x_train.device
     order = torch.Generator(device=device).manual_seed(cfg.seed)
+    first_epoch = 1
+    if resume_from is not None:
+        checkpoint.restore(resume_from, model, optimizer, order)
+        first_epoch = resume_from["epoch"] + 1
     n = len(data.x_train)
-    steps = math.ceil(n / cfg.batch_size)
-    if cfg.limit_train_batches:
-        steps = min(steps, cfg.limit_train_batches)
+    steps = steps_per_epoch(n, cfg)
     every = cfg.log_every_n_steps
     show_bar = cfg.progress_bar and sys.stderr.isatty()
 
-    for epoch in range(1, cfg.max_epochs + 1):
+    for epoch in range(first_epoch, cfg.max_epochs + 1):
         started = time.perf_counter()
         batches = torch.randperm(n, device=device, generator=order).split(cfg.batch_size)[:steps]
         window = torch.zeros((), device=device)  # loss summed since the last read-back
@@ -91,7 +105,13 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         if not _finite_parameters(model):
             return Outcome("diverged", f"a model parameter became NaN or Inf in epoch {epoch}")
         entry["time_s"] = round(time.perf_counter() - started, 4)
-        logger.epoch(entry)
+        # Epoch scalars share the step axis of train/loss, so a resumed run's
+        # purge_step removes everything after its checkpoint, whatever the tag.
+        logger.epoch(entry, global_step=epoch * steps)
+        # Checkpoint before metrics.json, so the record never claims an epoch
+        # that a resume could not start after.
+        checkpoint.save(logger.run_dir, model, optimizer, order, logger.record)
+        logger.commit()
     return Outcome("ok")
 
 

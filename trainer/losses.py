@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tasks import Kind, UserError
+from tasks import Kind, UserError, require
 
 Adapter = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -126,6 +126,7 @@ class SmoothL1(Loss):
 
     def __init__(self, kind: Kind, beta: float = 1.0) -> None:
         super().__init__(kind)
+        require(beta >= 0, "loss.beta", beta, "a number >= 0")
         self.criterion = nn.SmoothL1Loss(beta=beta)
 
 
@@ -136,6 +137,7 @@ class Huber(Loss):
 
     def __init__(self, kind: Kind, delta: float = 1.0) -> None:
         super().__init__(kind)
+        require(delta > 0, "loss.delta", delta, "a number > 0")
         self.criterion = nn.HuberLoss(delta=delta)
 
 
@@ -167,4 +169,7 @@ def lookup(name: str) -> type[Loss]:
 def build(cfg: dict, kind: Kind) -> Loss:
     """`cfg` is the loss config: its `name` and the criterion's parameters."""
     params = {k: v for k, v in cfg.items() if k != "name"}
-    return lookup(cfg["name"])(kind, **params)
+    try:
+        return lookup(cfg["name"])(kind, **params)
+    except TypeError as err:  # a parameter this loss does not take
+        raise UserError(f"loss={cfg['name']} does not take {sorted(params)}: {err}.") from None

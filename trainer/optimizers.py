@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import torch
 from omegaconf import DictConfig
 
-from tasks import require
+from tasks import UserError, require
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
@@ -19,4 +19,7 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
 def build(cfg: DictConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     require(cfg.name in OPTIMIZERS, "optim", cfg.name, f"one of {', '.join(OPTIMIZERS)}")
     kwargs = {k: v for k, v in cfg.items() if k != "name"}
-    return OPTIMIZERS[cfg.name](params, **kwargs)
+    try:
+        return OPTIMIZERS[cfg.name](params, **kwargs)
+    except (TypeError, ValueError) as err:  # torch's own check of an argument's value or name
+        raise UserError(f"optim={cfg.name} with {kwargs} is not valid: {err}.") from None

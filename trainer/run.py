@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,9 @@ from omegaconf import DictConfig
 
 import tasks
 from tasks import Misfit, UserError, require
-from trainer import losses, models, optimizers, results
+from trainer import checkpoint, losses, models, optimizers, results, resume
 from trainer.logger import RunLogger
-from trainer.loop import Settings, fit
+from trainer.loop import Settings, fit, steps_per_epoch
 
 log = logging.getLogger("lossbench")
 
@@ -68,15 +70,32 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any]:
     """Train one task × loss pair; write and return its metrics.json record.
 
     A user's mistake raises UserError in a single run. In a multirun it is
     recorded instead (`skipped` for a pair that does not fit, `failed` for a
-    bad value) and the sweep goes on.
+    bad value) and the sweep goes on. Ctrl-C or SIGTERM records `interrupted`
+    and re-raises KeyboardInterrupt; `trainer.resume=true` continues from
+    checkpoints/last.pt.
     """
     started = time.perf_counter()
     record = results.new_record(cfg)
+    if cfg.trainer.resume and (done := resume.finished(run_dir)):
+        log.info("%s already finished (status %s): nothing to resume", run_dir, done["status"])
+        return done
+    if not cfg.trainer.resume and (run_dir / results.METRICS_FILE).exists():
+        # Starting over would overwrite a run the user may have finished.
+        message = (f"{run_dir} already holds a run: add trainer.resume=true to continue it, "
+                   "or choose another run dir.")
+        if not multirun:
+            raise UserError(message)
+        log.error(message)
+        return results.read(run_dir)
     try:
         task = tasks.get(cfg.task.name)
         check(cfg, task)
@@ -85,7 +104,12 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         device = pick_device(cfg.trainer.device)
         seed_everything(cfg.seed)
         data = task.build(cfg.task).to(device)
-        model = models.build(cfg.model, data.input_shape, data.n_outputs)
+        model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
+        loss_fn = losses.build(dict(cfg.loss), data.kind)
+        optimizer = optimizers.build(cfg.optim, model.parameters())
+        state = checkpoint.load(run_dir, device) if cfg.trainer.resume else None
+        if state is not None:
+            resume.check_same_run(state["record"]["hparams"], record["hparams"], run_dir)
     except UserError as err:
         if not multirun:
             raise
@@ -96,9 +120,6 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         log.warning("%s: %s", status, err)
         return record
 
-    model.to(device)
-    loss_fn = losses.build(dict(cfg.loss), data.kind)
-    optimizer = optimizers.build(cfg.optim, model.parameters())
     settings = Settings(
         max_epochs=cfg.trainer.max_epochs, batch_size=cfg.task.batch_size, seed=cfg.seed,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
@@ -107,11 +128,36 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     )
     record["device"] = str(device)
     record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
+    purge_step, earlier_s = None, 0.0
+    if cfg.trainer.resume and state is None:
+        # Killed before its first checkpoint: start over, without the dead run's curves.
+        for events in run_dir.glob("events.out.tfevents.*"):
+            events.unlink()
+    if state is not None:
+        record.update({k: state["record"][k] for k in ("history", "final", "best")},
+                      epochs_completed=state["epoch"])
+        earlier_s = state["record"]["wall_s"]
+        purge_step = state["epoch"] * steps_per_epoch(len(data.x_train), settings) + 1
+        log.info("resuming %s after epoch %d", run_dir, state["epoch"])
     log.info("%s × %s on %s: %d train / %d test samples", cfg.task.name, cfg.loss.name, device,
              len(data.x_train), len(data.x_test))
-    logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs)
-    outcome = fit(model, data, loss_fn, optimizer, settings, task.METRICS, logger)
+    logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs, purge_step=purge_step)
+
+    def elapsed() -> float:
+        return earlier_s + time.perf_counter() - started
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        outcome = fit(model, data, loss_fn, optimizer, settings, task.METRICS, logger, state)
+    except KeyboardInterrupt as err:
+        signal_name = str(err) or "SIGINT"
+        logger.finish("interrupted", f"{signal_name} during epoch "
+                      f"{record['epochs_completed'] + 1}", elapsed())
+        raise
+    except Exception as err:
+        logger.finish("failed", f"{type(err).__name__}: {err}", elapsed())
+        raise
     if outcome.status == "diverged":
         log.warning("diverged: %s", outcome.reason)
-    return logger.finish(outcome.status, outcome.reason, time.perf_counter() - started)
-
+    return logger.finish(outcome.status, outcome.reason, elapsed())
