@@ -53,8 +53,14 @@ class TaskData:
     info: dict[str, float] = field(default_factory=dict)
 
     def to(self, device: torch.device) -> TaskData:
-        move = ("x_train", "y_train", "x_test", "y_test", "corrupted")
+        """The same data on `device`: copied once, from pinned memory when it crosses to a GPU."""
+        def move(t: torch.Tensor) -> torch.Tensor:
+            if device.type == "cuda":
+                return t.pin_memory().to(device, non_blocking=True)
+            return t.to(device)
+
+        tensors = ("x_train", "y_train", "x_test", "y_test", "corrupted")
         return TaskData(
-            **{k: getattr(self, k) for k in self.__dataclass_fields__ if k not in move},
-            **{k: getattr(self, k).to(device) for k in move},
+            **{k: getattr(self, k) for k in self.__dataclass_fields__ if k not in tensors},
+            **{k: move(getattr(self, k)) for k in tensors},
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-from sklearn import metrics as skm
 
 # Every metric a task may declare; True where higher is better.
 HIGHER_IS_BETTER = {"accuracy": True, "auc": True, "r2": True, "mse": False, "mae": False}
@@ -15,6 +14,8 @@ def compute(
     names: tuple[str, ...], outputs: torch.Tensor, targets: torch.Tensor
 ) -> dict[str, float]:
     """Model outputs are raw scores: logits for classification, values for regression."""
+    from sklearn import metrics as skm  # 1-2 s of imports (scipy): not before the first step
+
     out = outputs.float().cpu().numpy()
     y = targets.cpu().numpy()
     if out.ndim == 2 and out.shape[1] == 1:

@@ -44,7 +44,7 @@ def restore_rng(states: dict[str, Any], order: torch.Generator) -> None:
 
 
 def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-         order: torch.Generator, record: dict[str, Any]) -> None:
+         order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any]) -> None:
     path = run_dir / CHECKPOINT
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
@@ -52,6 +52,7 @@ def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": None,  # no schedulers yet; the slot keeps the format stable
+        "scaler": scaler.state_dict(),  # empty unless fp16 autocast is on
         "rng": rng_states(order),
         "record": record,
     }
@@ -73,9 +74,11 @@ def load(run_dir: Path, device: torch.device) -> dict[str, Any] | None:
 
 
 def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
-            order: torch.Generator) -> None:
+            order: torch.Generator, scaler: torch.amp.GradScaler) -> None:
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    if state["scaler"]:
+        scaler.load_state_dict(state["scaler"])
     # map_location moved every tensor to the device; RNG states must live on the CPU.
     rng = state["rng"]
     rng["torch"], rng["order"] = rng["torch"].cpu(), rng["order"].cpu()

@@ -30,6 +30,12 @@ class Settings:
     log_every_n_steps: int = 50
     limit_train_batches: int | None = None
     progress_bar: bool = True
+    precision: str = "32"  # "32", "bf16" or "16" (autocast; 16 adds a gradient scaler)
+    compile: bool = False
+
+    def autocast(self, device: torch.device) -> torch.autocast:
+        dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(self.precision)
+        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 @dataclass
@@ -45,10 +51,11 @@ def steps_per_epoch(n_train: int, cfg: Settings) -> int:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tuple[str, ...],
-             batch_size: int = 4096) -> dict[str, float]:
+             autocast: torch.autocast | None = None, batch_size: int = 4096) -> dict[str, float]:
     """Clean-test metrics, from one pass in large batches and one copy to the host."""
     model.eval()
-    outputs = torch.cat([model(data.prepare(x)) for x in data.x_test.split(batch_size)])
+    with autocast or torch.autocast("cpu", enabled=False):
+        outputs = torch.cat([model(data.prepare(x)) for x in data.x_test.split(batch_size)])
     model.train()
     scores = {f"test/{k}": v for k, v in compute(metrics, outputs, data.y_test).items()}
     scores["test/loss"] = loss_fn(outputs, data.y_test).item()
@@ -66,10 +73,13 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
     """
     device = data.x_train.device
     order = torch.Generator(device=device).manual_seed(cfg.seed)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "16")
     first_epoch = 1
     if resume_from is not None:
-        checkpoint.restore(resume_from, model, optimizer, order)
+        checkpoint.restore(resume_from, model, optimizer, order, scaler)
         first_epoch = resume_from["epoch"] + 1
+    forward = torch.compile(model) if cfg.compile else model  # checkpoints keep `model`'s names
+    autocast = cfg.autocast(device)
     n = len(data.x_train)
     steps = steps_per_epoch(n, cfg)
     every = cfg.log_every_n_steps
@@ -82,10 +92,12 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         epoch_sum = 0.0
         bar = _progress(show_bar, steps, epoch, cfg.max_epochs)
         for step, idx in enumerate(batches, start=1):
-            loss = loss_fn(model(data.prepare(data.x_train[idx])), data.y_train[idx])
+            with autocast:
+                loss = loss_fn(forward(data.prepare(data.x_train[idx])), data.y_train[idx])
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             window += loss.detach()
             if step % every == 0 or step == steps:
                 window_sum = window.item()  # the loop's only host sync
@@ -101,7 +113,7 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         if bar is not None:
             bar.close()
         entry = {"epoch": epoch, "train/loss_epoch": epoch_sum / steps}
-        entry.update(evaluate(model, data, loss_fn, metrics))
+        entry.update(evaluate(forward, data, loss_fn, metrics, autocast))
         if not _finite_parameters(model):
             return Outcome("diverged", f"a model parameter became NaN or Inf in epoch {epoch}")
         entry["time_s"] = round(time.perf_counter() - started, 4)
@@ -110,7 +122,7 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         logger.epoch(entry, global_step=epoch * steps)
         # Checkpoint before metrics.json, so the record never claims an epoch
         # that a resume could not start after.
-        checkpoint.save(logger.run_dir, model, optimizer, order, logger.record)
+        checkpoint.save(logger.run_dir, model, optimizer, order, scaler, logger.record)
         logger.commit()
     return Outcome("ok")
 

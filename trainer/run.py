@@ -23,6 +23,7 @@ from trainer.loop import Settings, fit, steps_per_epoch
 log = logging.getLogger("lossbench")
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("32", "bf16", "16")
 
 
 def pick_device(name: str) -> torch.device:
@@ -48,6 +49,8 @@ def check(cfg: DictConfig, task: Any) -> None:
     if cfg.trainer.limit_train_batches is not None:
         positive_int("trainer.limit_train_batches", cfg.trainer.limit_train_batches)
     require(isinstance(cfg.seed, int), "seed", cfg.seed, "an integer")
+    require(str(cfg.trainer.precision) in PRECISIONS, "trainer.precision", cfg.trainer.precision,
+            f"one of {', '.join(PRECISIONS)}")
     lr = cfg.optim.lr
     require(isinstance(lr, (int, float)) and lr > 0, "optim.lr", lr, "a number > 0")
     losses.lookup(cfg.loss.name)
@@ -102,6 +105,9 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         if reason := misfit(cfg, task):
             raise Misfit(reason)
         device = pick_device(cfg.trainer.device)
+        if str(cfg.trainer.precision) == "16" and device.type != "cuda":
+            raise UserError(f"trainer.precision=16 needs CUDA, but the run is on {device}; "
+                            "use trainer.precision=bf16 or 32.")
         seed_everything(cfg.seed)
         data = task.build(cfg.task).to(device)
         model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
@@ -125,6 +131,7 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         limit_train_batches=cfg.trainer.limit_train_batches,
         progress_bar=cfg.trainer.progress_bar,
+        precision=str(cfg.trainer.precision), compile=cfg.trainer.compile,
     )
     record["device"] = str(device)
     record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
