@@ -19,6 +19,7 @@ from torch import nn
 from tasks import TaskData
 from tasks.metrics import compute
 from trainer import checkpoint
+from trainer.diagnostics import OutputGradients
 from trainer.logger import RunLogger
 
 
@@ -32,6 +33,7 @@ class Settings:
     progress_bar: bool = True
     precision: str = "32"  # "32", "bf16" or "16" (autocast; 16 adds a gradient scaler)
     compile: bool = False
+    diagnostics: bool = False  # output-gradient scalars at logged steps
 
     def autocast(self, device: torch.device) -> torch.autocast:
         dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(self.precision)
@@ -79,6 +81,7 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         checkpoint.restore(resume_from, model, optimizer, order, scaler)
         first_epoch = resume_from["epoch"] + 1
     forward = torch.compile(model) if cfg.compile else model  # checkpoints keep `model`'s names
+    diagnostics = OutputGradients(data.corrupted) if cfg.diagnostics else None
     autocast = cfg.autocast(device)
     n = len(data.x_train)
     steps = steps_per_epoch(n, cfg)
@@ -92,14 +95,20 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         epoch_sum = 0.0
         bar = _progress(show_bar, steps, epoch, cfg.max_epochs)
         for step, idx in enumerate(batches, start=1):
+            log_now = step % every == 0 or step == steps
             with autocast:
-                loss = loss_fn(forward(data.prepare(data.x_train[idx])), data.y_train[idx])
+                output = forward(data.prepare(data.x_train[idx]))
+                loss = loss_fn(output, data.y_train[idx])
+            if diagnostics and log_now:
+                diagnostics.watch(output)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            grad_scalars = diagnostics.scalars(model, idx, scaler.get_scale()) \
+                if diagnostics and log_now else {}
             scaler.step(optimizer)
             scaler.update()
             window += loss.detach()
-            if step % every == 0 or step == steps:
+            if log_now:
                 window_sum = window.item()  # the loop's only host sync
                 window.zero_()
                 logged = (step - 1) % every + 1
@@ -107,7 +116,12 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
                     return Outcome("diverged", f"training loss became {window_sum} at epoch "
                                    f"{epoch}, step {step} (checked every {every} steps)")
                 epoch_sum += window_sum
-                logger.step("train/loss", window_sum / logged, (epoch - 1) * steps + step)
+                global_step = (epoch - 1) * steps + step
+                logger.step("train/loss", window_sum / logged, global_step)
+                if grad_scalars:  # one read-back for all of them
+                    values = torch.stack(list(grad_scalars.values())).tolist()
+                    for tag, value in zip(grad_scalars, values, strict=True):
+                        logger.step(tag, value, global_step)
             if bar is not None:
                 bar.update()
         if bar is not None:

@@ -132,6 +132,7 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         limit_train_batches=cfg.trainer.limit_train_batches,
         progress_bar=cfg.trainer.progress_bar,
         precision=str(cfg.trainer.precision), compile=cfg.trainer.compile,
+        diagnostics=cfg.trainer.diagnostics,
     )
     record["device"] = str(device)
     record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
