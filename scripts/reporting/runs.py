@@ -1,0 +1,119 @@
+"""Every run under a folder: its metrics.json record, swept values and TensorBoard curves."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+# Columns every row has, whatever was swept; `final/<tag>` and `best/<tag>` follow.
+FIXED = ["run", "task", "loss", "seed", "model", "optim", "lr", "status", "reason",
+         "epochs_completed", "wall_s"]
+# Keys that name a run's pair and seed, already columns of their own.
+IDENTITY = {"task", "loss", "seed"}
+
+
+@dataclass
+class Runs:
+    table: pd.DataFrame   # one row per run
+    curves: pd.DataFrame  # run, tag, epoch, value: the per-epoch TensorBoard scalars
+    swept: list[str]      # columns holding a swept value (from the runs' overrides)
+
+
+def find(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.rglob("metrics.json"))
+
+
+def overrides(run_dir: Path) -> dict[str, Any] | None:
+    """The run's command-line and sweep overrides, typed as Hydra parses them."""
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return None
+    parsed = OverridesParser.create().parse_overrides(yaml.safe_load(path.read_text()) or [])
+    return {o.get_key_element(): o.value() for o in parsed}
+
+
+def _cell(value: Any) -> Any:
+    return str(value) if isinstance(value, (list, dict, tuple)) else value
+
+
+def row(root: Path, run_dir: Path, record: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """The run's table row, and the columns its overrides set (candidates for swept)."""
+    name = run_dir.relative_to(root).as_posix()
+    out: dict[str, Any] = {"run": run_dir.name if name == "." else name}
+    out.update({k: _cell(record.get(k)) for k in FIXED[1:]})
+    given = overrides(run_dir)
+    hparams = record.get("hparams", {})
+    # Typed values from the run's own config where it has the key; the override otherwise.
+    values = hparams if given is None else {k: hparams.get(k, v) for k, v in given.items()}
+    columns = set()
+    for key, value in values.items():
+        column = "lr" if key == "optim.lr" else key
+        columns.add(column)
+        if column not in FIXED:  # model=cnn, optim=sgd: already columns of the record
+            out[column] = _cell(value)
+    for kind in ("final", "best"):
+        for tag, value in (record.get(kind) or {}).items():
+            out[f"{kind}/{tag}"] = math.nan if value is None else value
+    return out, columns - IDENTITY
+
+
+def curves(run_dir: Path, name: str) -> pd.DataFrame:
+    from tbparse import SummaryReader
+
+    empty = pd.DataFrame(columns=["run", "tag", "epoch", "value"])
+    if not any(run_dir.glob("events.out.tfevents.*")):
+        return empty
+    scalars = SummaryReader(str(run_dir), event_types={"scalars"}).scalars
+    if scalars.empty:  # diverged before its first logged step
+        return empty
+    # Per-epoch tags are logged at step=epoch; train/loss is per step and not a curve here.
+    scalars = scalars[scalars.tag != "train/loss"].rename(columns={"step": "epoch"})
+    # A resumed run may log an epoch twice: keep the newest value.
+    scalars = scalars.drop_duplicates(["tag", "epoch"], keep="last")
+    return scalars.assign(run=name)[["run", "tag", "epoch", "value"]]
+
+
+def _swept(table: pd.DataFrame, candidates: set[str]) -> list[str]:
+    """Candidates whose value differs between runs and is not the seed under another name
+    (task.data_seed: ${seed}); `lr` too when it differs."""
+    def varies(column: str) -> bool:
+        return table[column].astype(str).nunique() > 1
+
+    def is_seed(column: str) -> bool:
+        return bool((table[column].astype(str) == table.seed.astype(str)).all())
+
+    swept = [c for c in sorted(candidates) if c != "lr" and varies(c) and not is_seed(c)]
+    return [*swept, "lr"] if varies("lr") else swept
+
+
+def load(root: Path) -> Runs:
+    rows, parts, candidates = [], [], set()
+    for run_dir in find(root):
+        record = json.loads((run_dir / "metrics.json").read_text())
+        out, columns = row(root, run_dir, record)
+        rows.append(out)
+        candidates |= columns
+        parts.append(curves(run_dir, out["run"]))
+    empty = pd.DataFrame(columns=["run", "tag", "epoch", "value"])
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return Runs(table, empty, [])
+    swept = _swept(table, candidates)
+    metrics = [c for kind in ("final/", "best/") for c in sorted(table.columns)
+               if c.startswith(kind)]
+    columns = [*FIXED[:4], *(c for c in swept if c not in FIXED), *FIXED[4:], *metrics]
+    order = ["task", "loss", *swept, "seed"]
+    try:
+        table = table[columns].sort_values(order, kind="stable")
+    except TypeError:  # a swept key holding numbers in some runs and text in others
+        table = table[columns].sort_values(order, kind="stable", key=lambda c: c.astype(str))
+    frames = [p for p in parts if not p.empty]
+    curve = pd.concat(frames, ignore_index=True) if frames else empty
+    return Runs(table.reset_index(drop=True), curve, swept)
