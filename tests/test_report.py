@@ -157,6 +157,15 @@ def test_the_best_lr_is_picked_per_task_and_loss(tmp_path, capsys):
     assert images == ["regression_lr.png"]  # final mse against lr; no curves without events
 
 
+def test_a_foreign_metrics_json_is_skipped_with_a_warning(tmp_path, capsys):
+    write_run(tmp_path / "ours")
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "metrics.json").write_text('{"accuracy": 0.9}')
+    code, out, err = report_here(capsys, str(tmp_path))
+    assert code == 0 and "1 run: 1 ok." in out
+    assert "warning: skipped" in err and "theirs" in err
+
+
 @pytest.mark.parametrize("make", ["empty", "missing"])
 def test_no_runs_is_one_clear_line(tmp_path, capsys, make):
     target = tmp_path if make == "empty" else tmp_path / "nowhere"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,20 @@ def overrides(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     parsed = OverridesParser.create().parse_overrides(yaml.safe_load(path.read_text()) or [])
-    return {o.get_key_element(): o.value() for o in parsed}
+    # key_or_group drops a leading +/++ and any @package: `+pair=x` sets `pair`.
+    return {o.key_or_group: o.value() for o in parsed if not o.is_delete()}
+
+
+def read(path: Path) -> dict[str, Any] | None:
+    """A run's record, or None (with a warning) for a metrics.json lossbench did not write."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        record = {"error": str(err)}
+    if isinstance(record, dict) and {"task", "loss", "status"} <= record.keys():
+        return record
+    print(f"warning: skipped {path}: not a lossbench metrics.json", file=sys.stderr)
+    return None
 
 
 def _cell(value: Any) -> Any:
@@ -96,7 +110,9 @@ def _swept(table: pd.DataFrame, candidates: set[str]) -> list[str]:
 def load(root: Path) -> Runs:
     rows, parts, candidates = [], [], set()
     for run_dir in find(root):
-        record = json.loads((run_dir / "metrics.json").read_text())
+        record = read(run_dir / "metrics.json")
+        if record is None:
+            continue
         out, columns = row(root, run_dir, record)
         rows.append(out)
         candidates |= columns

@@ -141,7 +141,7 @@ def status_line(table: pd.DataFrame) -> str:
     counts = table.status.value_counts()
     parts = [f"{counts[s]} {s}" for s in ("ok", *PROBLEMS) if s in counts]
     parts += [f"{n} {s}" for s, n in counts.items() if s not in ("ok", *PROBLEMS)]
-    return f"{len(table)} runs: {', '.join(parts)}."
+    return f"{len(table)} run{'' if len(table) == 1 else 's'}: {', '.join(parts)}."
 
 
 def problems(table: pd.DataFrame, limit: int = 20) -> list[str]:
