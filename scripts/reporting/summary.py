@@ -1,0 +1,176 @@
+"""Runs grouped by task × loss × swept value: seeds averaged, statuses counted."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from scripts.reporting.runs import Runs
+from tasks.metrics import HIGHER_IS_BETTER
+
+# Default targets for "epochs to reach": a good but not final score for each metric.
+# Regression targets have unit variance, so test/mse 0.1 means R² = 0.9.
+TARGETS = {"test/accuracy": 0.9, "test/auc": 0.95, "test/r2": 0.9, "test/mse": 0.1,
+           "test/mae": 0.25}
+# The metric a task is judged by: the first of these it reports.
+PREFERRED = ("test/accuracy", "test/mse")
+PROBLEMS = ("diverged", "skipped", "failed", "interrupted", "running")
+ALWAYS_SHOWN = ("diverged", "skipped", "failed")
+
+
+def higher_is_better(tag: str) -> bool:
+    return HIGHER_IS_BETTER.get(tag.removeprefix("test/"), False)
+
+
+def main_metric(table: pd.DataFrame) -> str | None:
+    present = [c.removeprefix("final/") for c in table.columns
+               if c.startswith("final/test/") and table[c].notna().any()]
+    for tag in PREFERRED:
+        if tag in present:
+            return tag
+    return next((t for t in present if t != "test/loss"), present[0] if present else None)
+
+
+def dimensions(table: pd.DataFrame, swept: list[str]) -> list[str]:
+    """Swept keys that take several values within one task × loss (not just across pairs)."""
+    def within(column: str) -> int:
+        return table.groupby(["task", "loss"])[column].agg(lambda s: s.astype(str).nunique()).max()
+
+    return [c for c in swept if within(c) > 1]
+
+
+def target_text(metric: str, target: float) -> str:
+    return f"{metric} {'≥' if higher_is_better(metric) else '≤'} {target:g}"
+
+
+def epochs_to(curves: pd.DataFrame, metric: str, target: float) -> pd.Series:
+    """Per run, the first epoch whose metric meets the target (absent when none does)."""
+    rows = curves[curves.tag == metric]
+    met = rows.value >= target if higher_is_better(metric) else rows.value <= target
+    return rows[met].groupby("run").epoch.min()
+
+
+def shown(value: object) -> object:
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+def mean_std(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "—"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.4g}"
+    return f"{values.mean():.4g} ± {values.std():.2g}"
+
+
+@dataclass
+class TaskSummary:
+    task: str
+    metric: str | None
+    target: float | None
+    table: pd.DataFrame  # one row per loss × swept value, formatted for reading
+
+
+def summarise_task(runs: Runs, task: str, dims: list[str],
+                   targets: dict[str, float]) -> TaskSummary:
+    table = runs.table[runs.table.task == task]
+    metric = main_metric(table)
+    target = targets.get(metric) if metric else None
+    reached = epochs_to(runs.curves, metric, target) if target is not None else pd.Series()
+    rows = []
+    for key, group in table.groupby(["loss", *dims], sort=False, dropna=False):
+        ok = group[group.status == "ok"]
+        row = dict(zip(["loss", *dims], map(shown, key), strict=True))
+        row.update(runs=len(group), lr=", ".join(f"{v:g}" for v in sorted(set(group.lr))))
+        if metric:
+            row[f"final {metric}"] = mean_std(ok.get(f"final/{metric}", pd.Series()))
+            row[f"best {metric}"] = mean_std(ok.get(f"best/{metric}", pd.Series()))
+        if target is not None:
+            hits = reached.reindex(ok.run).dropna()
+            mean = f"{hits.mean():.3g}" if len(hits) else "—"
+            row[f"epochs to {target_text(metric, target)}"] = f"{mean} ({len(hits)}/{len(ok)})"
+        shares = runs.steps[(runs.steps.tag == "grad/corrupted_share")
+                            & runs.steps.run.isin(ok.run)]
+        if not shares.empty:  # trainer.diagnostics=true on a task that corrupts data
+            row["mean grad/corrupted_share"] = f"{shares.value.mean():.3f}"
+        for status in PROBLEMS:
+            if status in ALWAYS_SHOWN or (runs.table.status == status).any():
+                row[status] = int((group.status == status).sum())
+        rows.append(row)
+    return TaskSummary(task, metric, target, pd.DataFrame(rows))
+
+
+def summarise(runs: Runs, targets: dict[str, float]) -> list[TaskSummary]:
+    dims = dimensions(runs.table, runs.swept)
+    return [summarise_task(runs, task, dims, targets) for task in sorted(set(runs.table.task))]
+
+
+def best_lr(runs: Runs, summaries: list[TaskSummary]) -> pd.DataFrame:
+    """When lr was swept: per task × loss (× other swept value), the lr with the best mean
+    final main metric over the runs that finished."""
+    others = [d for d in dimensions(runs.table, runs.swept) if d != "lr"]
+    rows = []
+    for s in summaries:
+        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == "ok")]
+        if s.metric is None or ok.empty:
+            continue
+        means = ok.groupby(["loss", *others, "lr"], dropna=False)[f"final/{s.metric}"].mean()
+        for key, by_lr in means.groupby(level=list(range(1 + len(others))), dropna=False):
+            by_lr = by_lr.dropna()
+            if by_lr.empty:
+                continue
+            best = by_lr.idxmax() if higher_is_better(s.metric) else by_lr.idxmin()
+            key = key if isinstance(key, tuple) else (key,)
+            named = dict(zip(["loss", *others], map(shown, key), strict=True))
+            rows.append({"task": s.task, **named,
+                         "best lr": f"{best[-1]:g}", f"final {s.metric}": f"{by_lr[best]:.4g}",
+                         "lrs that finished": len(by_lr)})
+    return pd.DataFrame(rows)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, float) and math.isnan(value):
+            return "—"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def status_line(table: pd.DataFrame) -> str:
+    counts = table.status.value_counts()
+    parts = [f"{counts[s]} {s}" for s in ("ok", *PROBLEMS) if s in counts]
+    parts += [f"{n} {s}" for s, n in counts.items() if s not in ("ok", *PROBLEMS)]
+    return f"{len(table)} run{'' if len(table) == 1 else 's'}: {', '.join(parts)}."
+
+
+def problems(table: pd.DataFrame, limit: int = 20) -> list[str]:
+    """One line per run that did not finish cleanly, so a partial sweep says so."""
+    bad = table[table.status != "ok"]
+    lines = [f"- `{r.run}`: {r.status}" + (f": {r.reason}" if r.reason else "")
+             for r in bad.head(limit).itertuples()]
+    if len(bad) > limit:
+        lines.append(f"- … and {len(bad) - limit} more (see results.csv)")
+    return lines
+
+
+def render(runs: Runs, summaries: list[TaskSummary], title: str) -> str:
+    out = [f"# lossbench report: {title}", "", status_line(runs.table), "",
+           "Final and best are the mean ± std over seeds of the runs that finished "
+           "(status ok); `runs` counts every run in the row, whatever its status. "
+           "Epochs to target: the mean first epoch that met it, over the runs that "
+           "did (reached/finished)."]
+    for s in summaries:
+        metric = f"{s.metric} ({'higher' if higher_is_better(s.metric) else 'lower'} is better)" \
+            if s.metric else "no finished run"
+        out += ["", f"## {s.task}: {metric}", "", markdown_table(s.table)]
+    if "lr" in runs.swept and not (lrs := best_lr(runs, summaries)).empty:
+        out += ["", "## Best learning rate per task × loss", "", markdown_table(lrs)]
+    if bad := problems(runs.table):
+        out += ["", "## Runs that did not finish", "", *bad]
+    return "\n".join(out) + "\n"

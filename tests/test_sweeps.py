@@ -1,0 +1,80 @@
+"""Presets, the lr search and the launcher configs compose to what they promise."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import CONFIGS
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+import tasks
+from trainer import losses
+
+PRESETS = ["robustness", "convergence", "binary", "all"]
+pytestmark = pytest.mark.filterwarnings("ignore:(?s).*validated against ConfigStore schema")
+
+
+def hydra_cfg(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=True)
+
+
+def valid_pairs() -> set[tuple[str, str]]:
+    return {(t, loss) for t in tasks.names() for loss in losses.valid_for(tasks.get(t).KIND)}
+
+
+def test_robustness_sweeps_the_issue_grid():
+    params = dict(hydra_cfg("experiment=robustness").hydra.sweeper.params)
+    assert params == {"task": "regression", "loss": "l1,mse,smoothl1,huber",
+                      "task.outlier_fraction": "0,0.05,0.1,0.2,0.3,0.4", "seed": "0,1,2"}
+
+
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p != "all"])
+def test_presets_list_only_pairs_that_fit(preset):
+    cfg = hydra_cfg(f"experiment={preset}")
+    params = cfg.hydra.sweeper.params
+    swept = {(params.task, loss) for loss in params.loss.split(",")}
+    assert swept <= valid_pairs()
+    assert params.seed == "0,1,2"
+    assert cfg.trainer.max_epochs <= 10  # a 2-core CPU must get through it
+
+
+def test_all_sweeps_the_pair_group_which_holds_exactly_the_valid_pairs():
+    assert hydra_cfg("experiment=all").hydra.sweeper.params.pair == "glob(*)"
+    files = {p.stem for p in (CONFIGS / "pair").glob("*.yaml")}
+    assert files == {f"{t}-{loss}" for t, loss in valid_pairs()}
+
+
+@pytest.mark.parametrize("pair", ["regression-huber", "mnist_binary-bce_logits", "mnist-ce"])
+def test_a_pair_selects_its_task_and_loss(pair):
+    cfg = hydra_cfg(f"pair={pair}")
+    assert f"{cfg.task.name}-{cfg.loss.name}" == pair
+
+
+def test_lr_search_is_optuna_on_a_log_scale_following_the_objective():
+    cfg = hydra_cfg("hparams_search=lr", "objective.direction=maximize")
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper")
+    assert sweeper.params["optim.lr"].startswith("tag(log")
+    assert sweeper.direction == "maximize"
+    assert cfg.hydra.mode.name == "MULTIRUN"
+
+
+def test_lr_grid_needs_no_optuna():
+    cfg = hydra_cfg("hparams_search=lr_grid")
+    assert "optuna" not in str(cfg.hydra.sweeper._target_).lower()
+    lrs = [float(v) for v in cfg.hydra.sweeper.params["optim.lr"].split(",")]
+    assert min(lrs) == 1e-4 and max(lrs) == 1e-1
+
+
+@pytest.mark.parametrize("name", ["submitit_slurm", "submitit_local"])
+def test_launcher_configs_use_only_the_plugin_options(name):
+    from hydra_plugins.hydra_submitit_launcher import config
+
+    schema = {"submitit_slurm": config.SlurmQueueConf, "submitit_local": config.LocalQueueConf}
+    ours = set(OmegaConf.load(CONFIGS / "hydra" / "launcher" / f"{name}.yaml"))
+    assert ours and ours <= {f.name for f in dataclasses.fields(schema[name])}
+    launcher = hydra_cfg(f"hydra/launcher={name}").hydra.launcher
+    assert launcher._target_ == schema[name]._target_

@@ -1,0 +1,46 @@
+"""The number train.py hands back to a sweeper that optimises (hparams_search=lr).
+
+Optuna marks a trial failed when it gets NaN, and Hydra's Optuna sweeper then
+stops the whole study, so a run that diverged, was skipped or failed returns
+the worst value for the direction instead: +inf when minimising, -inf when
+maximising. The sweeper records it and moves on to the next trial.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from omegaconf import DictConfig
+
+import tasks
+from tasks import UserError, require
+
+DIRECTIONS = ("minimize", "maximize")
+
+
+def check(cfg: DictConfig) -> None:
+    """A misspelt objective would make every trial equally bad: refuse it before training."""
+    metric, direction = cfg.objective.metric, cfg.objective.direction
+    require(direction in DIRECTIONS, "objective.direction", direction, " or ".join(DIRECTIONS))
+    if cfg.task.name not in tasks.names():
+        return  # run() reports the unknown task itself
+    allowed = metric_names(tasks.get(cfg.task.name).METRICS)
+    if metric not in allowed:
+        raise UserError(f"objective.metric={metric!r} is not a metric of task={cfg.task.name}; "
+                        f"choose one of {', '.join(allowed)}.")
+
+
+def metric_names(task_metrics: tuple[str, ...]) -> list[str]:
+    return [*(f"test/{m}" for m in task_metrics), "test/loss", "train/loss_epoch"]
+
+
+def value(cfg: DictConfig, record: dict[str, Any]) -> float:
+    """The run's final `objective.metric`, or the worst value when there is none to trust."""
+    worst = math.inf if cfg.objective.direction == "minimize" else -math.inf
+    if record["status"] != "ok":
+        return worst
+    result = record["final"].get(cfg.objective.metric)
+    if result is None or not math.isfinite(result):
+        return worst
+    return float(result)
