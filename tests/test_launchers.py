@@ -97,7 +97,7 @@ def test_slurm_launcher_submits_the_configured_resources(tmp_path, monkeypatch, 
     (executor,) = fake_slurm
     assert executor.cluster == "slurm"
     assert executor.folder == f"{sweep}/.submitit/%j"
-    assert executor.init == {"slurm_max_num_timeout": 0}
+    assert executor.init == {"slurm_max_num_timeout": 3}
     params = executor.parameters
     assert params["slurm_partition"] == "cpu" and params["timeout_min"] == 20
     assert params["mem_gb"] == 4 and params["cpus_per_task"] == 4
