@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 import subprocess
 import sys
@@ -76,3 +77,10 @@ def train_cli(*args: str, cwd: Path | None = None, env: dict | None = None
     """Run train.py the way a user does, in a fresh interpreter."""
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd or ROOT,
                           capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(autouse=True)
+def lossbench_logger_enabled():
+    """A test that runs train.py in this process lets Hydra's logging config disable
+    existing loggers; later tests read the lossbench logger's lines, so turn it back on."""
+    logging.getLogger("lossbench").disabled = False
