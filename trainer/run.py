@@ -48,7 +48,7 @@ def check(cfg: DictConfig, task: Any) -> None:
     require(isinstance(cfg.seed, int), "seed", cfg.seed, "an integer")
     lr = cfg.optim.lr
     require(isinstance(lr, (int, float)) and lr > 0, "optim.lr", lr, "a number > 0")
-    losses.lookup(cfg.loss.name)
+    losses.check(dict(cfg.loss))
     task.check(cfg.task)
 
 
