@@ -14,7 +14,7 @@ from tasks.base import KINDS, Kind, Misfit, TaskData, UserError, require
 
 __all__ = ["KINDS", "Kind", "Misfit", "TaskData", "UserError", "get", "names", "require"]
 
-_NOT_TASKS = {"base", "idx", "metrics"}
+_NOT_TASKS = {"base", "idx", "metrics", "noise"}
 
 
 def names() -> list[str]:

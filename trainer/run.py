@@ -107,9 +107,12 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     )
     record["device"] = str(device)
     record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
-    log.info("%s × %s on %s: %d train / %d test samples", cfg.task.name, cfg.loss.name, device,
-             len(data.x_train), len(data.x_test))
+    log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name, device,
+             len(data.x_train), len(data.x_test),
+             "".join(f", {k} {v:.4g}" for k, v in data.info.items()))
     logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs)
+    for key, value in data.info.items():  # e.g. the realised share of flipped labels
+        logger.step(f"data/{key}", value, 0)
     outcome = fit(model, data, loss_fn, optimizer, settings, task.METRICS, logger)
     if outcome.status == "diverged":
         log.warning("diverged: %s", outcome.reason)
