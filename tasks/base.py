@@ -26,6 +26,11 @@ def require(ok: bool, key: str, value: object, allowed: str) -> None:
         raise UserError(f"{key}={value!r} is not valid: {allowed}.")
 
 
+def is_number(value: object) -> bool:
+    """An int or float from a config; YAML's true/false are bools, which Python counts as ints."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def identity(x: torch.Tensor) -> torch.Tensor:
     return x
 

@@ -17,7 +17,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from tasks import noise
-from tasks.base import TaskData, require
+from tasks.base import TaskData, is_number, require
 
 KIND = "multiclass"
 N_OUTPUTS = 10
@@ -28,9 +28,8 @@ MEAN, STD = 0.3053, 0.3760  # pixel statistics of all images, scaled to [0, 1]
 
 def check(cfg: DictConfig) -> None:
     f = cfg.test_fraction
-    is_number = isinstance(f, (int, float)) and not isinstance(f, bool)
     # Both sides of a stratified split need at least one image of each class.
-    ok = is_number and 0 < f < 1 and N_OUTPUTS <= math.ceil(f * N_IMAGES) <= N_IMAGES - N_OUTPUTS
+    ok = is_number(f) and 0 < f < 1 and N_OUTPUTS <= math.ceil(f * N_IMAGES) <= N_IMAGES - N_OUTPUTS
     require(ok, "task.test_fraction", f,
             f"a fraction that leaves at least {N_OUTPUTS} of the {N_IMAGES} images on each side")
     noise.check(cfg)

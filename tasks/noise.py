@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from tasks.base import TaskData, require
+from tasks.base import TaskData, is_number, require
 
 NOISE_TYPES = ("symmetric", "asymmetric")
 # Class → the class its labels are flipped to, by number of classes.
@@ -32,7 +32,7 @@ ASYMMETRIC: dict[int, dict[int, int]] = {10: {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}, 2: 
 
 def check(cfg: DictConfig) -> None:
     f = cfg.label_noise
-    ok = isinstance(f, (int, float)) and not isinstance(f, bool) and 0 <= f < 1
+    ok = is_number(f) and 0 <= f < 1
     require(ok, "task.label_noise", f, "a fraction in [0, 1)")
     require(cfg.noise_type in NOISE_TYPES, "task.noise_type", cfg.noise_type,
             f"one of {', '.join(NOISE_TYPES)}")

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tasks import Kind, require
+from tasks import Kind, is_number, require
 
 Tensors = tuple[torch.Tensor, torch.Tensor]
 Adapter = Callable[[torch.Tensor, torch.Tensor], Tensors]
@@ -103,6 +103,5 @@ class Loss(nn.Module):
 
 def number(key: str, value: object, ok: Callable[[float], bool], allowed: str) -> float:
     """A loss parameter that must be a number in some range, else the one-line error."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    require(is_number and ok(value), f"loss.{key}", value, allowed)
+    require(is_number(value) and ok(value), f"loss.{key}", value, allowed)
     return float(value)
