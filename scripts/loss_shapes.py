@@ -71,7 +71,7 @@ def classification_curve(cfg: dict, kind: str, probs: torch.Tensor
 
 def draw(curves: dict[str, tuple[list[float], list[float]]], x: torch.Tensor, xlabel: str,
          title: str, path: Path, ylims: tuple[tuple[float, float], ...]) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 4.4), layout="constrained")
     styles = ["-", "--", ":", "-."]  # curves that coincide (huber/smoothl1 at 1) stay visible
     for i, (name, (values, slopes)) in enumerate(curves.items()):
         style = {"label": name, "linestyle": styles[i % len(styles)], "lw": 1.6}
@@ -85,7 +85,7 @@ def draw(curves: dict[str, tuple[list[float], list[float]]], x: torch.Tensor, xl
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.axhline(0, color="black", lw=0.5)
-    right.legend(fontsize=8, loc="best")
+    fig.legend(*left.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -10,11 +10,12 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from tasks.base import KINDS, Kind, Misfit, TaskData, UserError, require
+from tasks.base import KINDS, Kind, Misfit, TaskData, UserError, is_number, require
 
-__all__ = ["KINDS", "Kind", "Misfit", "TaskData", "UserError", "get", "names", "require"]
+__all__ = ["KINDS", "Kind", "Misfit", "TaskData", "UserError", "get", "is_number", "names",
+           "require"]
 
-_NOT_TASKS = {"base", "idx", "metrics"}
+_NOT_TASKS = {"base", "idx", "metrics", "noise"}
 
 
 def names() -> list[str]:

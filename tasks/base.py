@@ -26,6 +26,17 @@ def require(ok: bool, key: str, value: object, allowed: str) -> None:
         raise UserError(f"{key}={value!r} is not valid: {allowed}.")
 
 
+def is_number(value: object) -> bool:
+    """An int or float from a config; YAML's true/false are bools, which Python counts as ints."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_data_seed(seed: object) -> None:
+    """numpy and scikit-learn take seeds from 0 to 2**32 - 1 only."""
+    ok = isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32
+    require(ok, "task.data_seed", seed, "an integer from 0 to 2**32 - 1")
+
+
 def identity(x: torch.Tensor) -> torch.Tensor:
     return x
 

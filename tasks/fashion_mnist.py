@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from tasks import idx
+from tasks import idx, noise
 from tasks.base import TaskData
 
 KIND = "multiclass"
@@ -18,10 +18,15 @@ MEAN, STD = 0.2860, 0.3530  # the training set's pixel statistics
 
 
 def check(cfg: DictConfig) -> None:
-    """Nothing beyond the shared batch-size check."""
+    noise.check(cfg)
 
 
 def build(cfg: DictConfig) -> TaskData:
+    return noise.apply(load(cfg), cfg)
+
+
+def load(cfg: DictConfig) -> TaskData:
+    """The dataset with its labels as published."""
     from torchvision.datasets import FashionMNIST
 
     x_train, y_train, x_test, y_test = idx.load(

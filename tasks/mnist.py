@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from tasks import idx
+from tasks import idx, noise
 from tasks.base import TaskData
 
 KIND = "multiclass"
@@ -14,10 +14,15 @@ MEAN, STD = 0.1307, 0.3081  # the training set's pixel statistics
 
 
 def check(cfg: DictConfig) -> None:
-    """Nothing beyond the shared batch-size check."""
+    noise.check(cfg)
 
 
 def build(cfg: DictConfig) -> TaskData:
+    return noise.apply(load(cfg), cfg)
+
+
+def load(cfg: DictConfig) -> TaskData:
+    """The dataset with its labels as published."""
     from torchvision.datasets import MNIST
 
     x_train, y_train, x_test, y_test = idx.load(MNIST, cfg.data_dir, cfg.download)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
-from tasks import fashion_mnist, idx, mnist
+from tasks import fashion_mnist, idx, mnist, noise
 from tasks.base import TaskData, require
 
 KIND = "binary"
@@ -26,6 +26,7 @@ def check(cfg: DictConfig) -> None:
     overlap = sorted(set(cfg.positive) & set(cfg.negative))
     require(not overlap, "task.negative", list(cfg.negative),
             f"digits {overlap} are also in task.positive; the two lists must not overlap")
+    noise.check(cfg)
 
 
 def _subset(x: torch.Tensor, y: torch.Tensor, cfg: DictConfig) -> tuple[torch.Tensor, ...]:
@@ -36,12 +37,12 @@ def _subset(x: torch.Tensor, y: torch.Tensor, cfg: DictConfig) -> tuple[torch.Te
 
 def build(cfg: DictConfig) -> TaskData:
     source = SOURCES[cfg.source]
-    full = source.build(cfg)
+    full = source.load(cfg)  # clean labels: noise is drawn on the binary ones
     x_train, y_train = _subset(full.x_train, full.y_train, cfg)
     x_test, y_test = _subset(full.x_test, full.y_test, cfg)
-    return TaskData(
+    return noise.apply(TaskData(
         kind=KIND, n_outputs=N_OUTPUTS, input_shape=full.input_shape,
         x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         corrupted=y_train.new_zeros(len(y_train), dtype=bool),
         prepare=idx.normaliser(source.MEAN, source.STD),
-    )
+    ), cfg)

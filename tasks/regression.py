@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 from sklearn.datasets import make_regression
 
-from tasks.base import TaskData, require
+from tasks.base import TaskData, check_data_seed, require
 
 KIND = "regression"
 N_OUTPUTS = 1
@@ -33,6 +33,7 @@ def check(cfg: DictConfig) -> None:
             f"an integer from 1 to task.n_features ({cfg.n_features})")
     require(cfg.noise >= 0, "task.noise", cfg.noise, "a standard deviation >= 0")
     require(cfg.outlier_scale >= 0, "task.outlier_scale", cfg.outlier_scale, "a size >= 0")
+    check_data_seed(cfg.data_seed)
 
 
 def build(cfg: DictConfig) -> TaskData:

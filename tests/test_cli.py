@@ -21,7 +21,8 @@ def assert_one_clear_line(result, *fragments: str) -> None:
 
 def test_incompatible_pair_in_a_single_run(tmp_path):
     result = train_cli("task=regression", "loss=ce", f"hydra.run.dir={tmp_path}", *REG)
-    assert_one_clear_line(result, "task=regression", "loss=ce", "huber, l1, mse, smoothl1")
+    assert_one_clear_line(result, "task=regression", "loss=ce",
+                          "barron, huber, l1, logcosh, mse, quantile, smoothl1")
 
 
 def test_value_out_of_range(tmp_path):

@@ -75,15 +75,25 @@ def test_huber_is_smoothl1_scaled_by_delta():
 
 
 def test_each_kind_lists_its_losses():
-    assert losses.valid_for("regression") == ["huber", "l1", "mse", "smoothl1"]
-    assert losses.valid_for("binary") == ["bce", "bce_logits", "huber", "l1", "mse", "smoothl1"]
-    assert losses.valid_for("multiclass") == ["ce", "huber", "l1", "mse", "smoothl1"]
+    assert losses.valid_for("regression") == [
+        "barron", "huber", "l1", "logcosh", "mse", "quantile", "smoothl1"]
+    assert losses.valid_for("binary") == [
+        "bce", "bce_logits", "focal", "hinge", "huber", "l1", "mse", "smoothl1", "soft_margin"]
+    assert losses.valid_for("multiclass") == [
+        "ce", "focal", "gce", "huber", "l1", "mae", "mse", "multi_margin", "nll", "sce",
+        "smoothl1"]
 
 
 def test_every_loss_config_names_a_registered_loss_and_back():
     configured = {p.stem: OmegaConf.load(p).name for p in (CONFIGS / "loss").glob("*.yaml")}
     assert all(stem == name for stem, name in configured.items())
     assert set(configured) == set(losses.LOSSES)
+
+
+def test_every_loss_config_lists_its_class_parameters_and_defaults():
+    for name in losses.LOSSES:
+        cfg = OmegaConf.to_container(OmegaConf.load(CONFIGS / "loss" / f"{name}.yaml"))
+        assert {k: v for k, v in cfg.items() if k != "name"} == losses.parameters(name), name
 
 
 def test_every_loss_accepts_some_kind_and_builds_for_it():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 from conftest import CONFIGS
@@ -45,6 +47,9 @@ def test_all_sweeps_the_pair_group_which_holds_exactly_the_valid_pairs():
     assert hydra_cfg("experiment=all").hydra.sweeper.params.pair == "glob(*)"
     files = {p.stem for p in (CONFIGS / "pair").glob("*.yaml")}
     assert files == {f"{t}-{loss}" for t, loss in valid_pairs()}
+    check = subprocess.run([sys.executable, str(CONFIGS.parent / "scripts" / "pairs.py"),
+                            "--check"], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stderr
 
 
 @pytest.mark.parametrize("pair", ["regression-huber", "mnist_binary-bce_logits", "mnist-ce"])

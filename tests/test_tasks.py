@@ -126,7 +126,8 @@ def test_outlier_fraction_range(make_cfg, value):
 
 
 def test_unknown_task_lists_the_valid_ones():
-    with pytest.raises(UserError, match="valid: fashion_mnist, mnist, mnist_binary, regression"):
+    valid = "valid: digits, fashion_mnist, mnist, mnist_binary, regression"
+    with pytest.raises(UserError, match=valid):
         tasks.get("cifar")
 
 

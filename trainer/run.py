@@ -48,12 +48,13 @@ def check(cfg: DictConfig, task: Any) -> None:
     positive_int("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
     if cfg.trainer.limit_train_batches is not None:
         positive_int("trainer.limit_train_batches", cfg.trainer.limit_train_batches)
-    require(isinstance(cfg.seed, int), "seed", cfg.seed, "an integer")
+    require(isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool) and cfg.seed >= 0,
+            "seed", cfg.seed, "an integer >= 0")
     require(str(cfg.trainer.precision) in PRECISIONS, "trainer.precision", cfg.trainer.precision,
             f"one of {', '.join(PRECISIONS)}")
     lr = cfg.optim.lr
     require(isinstance(lr, (int, float)) and lr > 0, "optim.lr", lr, "a number > 0")
-    losses.lookup(cfg.loss.name)
+    losses.check(dict(cfg.loss))
     task.check(cfg.task)
 
 
@@ -147,9 +148,13 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         earlier_s = state["record"]["wall_s"]
         purge_step = state["epoch"] * steps_per_epoch(len(data.x_train), settings) + 1
         log.info("resuming %s after epoch %d", run_dir, state["epoch"])
-    log.info("%s × %s on %s: %d train / %d test samples", cfg.task.name, cfg.loss.name, device,
-             len(data.x_train), len(data.x_test))
+    log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name, device,
+             len(data.x_train), len(data.x_test),
+             "".join(f", {k} {v:.4g}" for k, v in data.info.items()))
     logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs, purge_step=purge_step)
+    if state is None:  # a resumed run logged these already
+        for key, value in data.info.items():  # e.g. the realised share of flipped labels
+            logger.step(f"data/{key}", value, 0)
 
     def elapsed() -> float:
         return earlier_s + time.perf_counter() - started

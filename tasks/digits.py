@@ -1,0 +1,55 @@
+"""scikit-learn's 8×8 handwritten digits: 1,797 real images, 10 classes, always offline.
+
+The UCI optical-recognition digits that ship inside scikit-learn
+(`load_digits`): each pixel counts the ink in a 4×4 block of a 32×32 bitmap,
+0 to 16. The test split is stratified and drawn from `task.data_seed`, so a
+seed gives every loss the same split.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from tasks import noise
+from tasks.base import TaskData, is_number, require
+
+KIND = "multiclass"
+N_OUTPUTS = 10
+METRICS = ("accuracy",)
+N_IMAGES = 1797
+MEAN, STD = 0.3053, 0.3760  # pixel statistics of all images, scaled to [0, 1]
+
+
+def check(cfg: DictConfig) -> None:
+    f = cfg.test_fraction
+    # Both sides of a stratified split need at least one image of each class.
+    ok = is_number(f) and 0 < f < 1 and N_OUTPUTS <= math.ceil(f * N_IMAGES) <= N_IMAGES - N_OUTPUTS
+    require(ok, "task.test_fraction", f,
+            f"a fraction that leaves at least {N_OUTPUTS} of the {N_IMAGES} images on each side")
+    noise.check(cfg)
+
+
+def prepare(x: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 8, 8) in 0..16 → float (B, 1, 8, 8), standardised."""
+    return (x.unsqueeze(1).float() / 16.0 - MEAN) / STD
+
+
+def build(cfg: DictConfig) -> TaskData:
+    x, y = load_digits(return_X_y=True)
+    images = x.reshape(-1, 8, 8).astype(np.uint8)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, y, test_size=cfg.test_fraction, stratify=y, random_state=cfg.data_seed)
+    y_train, y_test = torch.as_tensor(y_train).long(), torch.as_tensor(y_test).long()
+    data = TaskData(
+        kind=KIND, n_outputs=N_OUTPUTS, input_shape=(1, 8, 8),
+        x_train=torch.as_tensor(x_train), y_train=y_train,
+        x_test=torch.as_tensor(x_test), y_test=y_test,
+        corrupted=torch.zeros(len(y_train), dtype=torch.bool), prepare=prepare,
+    )
+    return noise.apply(data, cfg)

@@ -1,0 +1,68 @@
+"""Label noise for every classification task: flipped training labels, drawn from the data seed.
+
+`label_noise` is a fraction in [0, 1); the test labels are never touched.
+
+- symmetric: that fraction of all training labels, chosen at random, each
+  moved to one of the other classes chosen uniformly.
+- asymmetric: the class-conditional flips of the noisy-label literature for
+  ten classes (Patrini et al. 2017; Zhang & Sabuncu 2018): 7→1, 2→7, 5↔6,
+  3→8. That fraction of each of those classes is flipped, so fewer than
+  `label_noise` of all labels change. Binary tasks flip positives to negative
+  (one-sided noise, as a rater who misses cases). For Fashion-MNIST the same
+  class indices are used: they are not look-alike pairs there.
+
+The realised share of flipped training labels goes into `TaskData.info`
+as `label_noise`, and `corrupted` marks the flipped samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from tasks.base import TaskData, check_data_seed, is_number, require
+
+NOISE_TYPES = ("symmetric", "asymmetric")
+# Class → the class its labels are flipped to, by number of classes.
+ASYMMETRIC: dict[int, dict[int, int]] = {10: {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}, 2: {1: 0}}
+
+
+def check(cfg: DictConfig) -> None:
+    f = cfg.label_noise
+    ok = is_number(f) and 0 <= f < 1
+    require(ok, "task.label_noise", f, "a fraction in [0, 1)")
+    require(cfg.noise_type in NOISE_TYPES, "task.noise_type", cfg.noise_type,
+            f"one of {', '.join(NOISE_TYPES)}")
+    check_data_seed(cfg.data_seed)
+
+
+def flip(y: torch.Tensor, n_classes: int, fraction: float, noise_type: str, seed: int
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noisy labels and the mask of those that changed."""
+    rng = np.random.default_rng(seed)
+    clean = y.numpy()
+    noisy = clean.copy()
+    if noise_type == "symmetric":
+        chosen = rng.choice(len(clean), size=round(fraction * len(clean)), replace=False)
+        # A shift of 1 to C−1 classes, uniform: every other class equally likely.
+        noisy[chosen] = (clean[chosen] + rng.integers(1, n_classes, size=len(chosen))) % n_classes
+    else:
+        require(n_classes in ASYMMETRIC, "task.noise_type", noise_type,
+                f"asymmetric noise is defined for {sorted(ASYMMETRIC)} classes, not {n_classes}")
+        for source, target in ASYMMETRIC[n_classes].items():
+            members = np.flatnonzero(clean == source)  # clean labels: 5↔6 must not flip twice
+            chosen = rng.choice(members, size=round(fraction * len(members)), replace=False)
+            noisy[chosen] = target
+    return torch.as_tensor(noisy, dtype=y.dtype), torch.as_tensor(noisy != clean)
+
+
+def apply(data: TaskData, cfg: DictConfig) -> TaskData:
+    """`data` with `cfg.label_noise` of its training labels flipped as `cfg.noise_type` says."""
+    n_classes = 2 if data.kind == "binary" else data.n_outputs
+    y, flipped = flip(data.y_train, n_classes, cfg.label_noise, cfg.noise_type, cfg.data_seed)
+    share = float(flipped.float().mean()) if len(flipped) else 0.0
+    return dataclasses.replace(data, y_train=y, corrupted=flipped,
+                               info={**data.info, "label_noise": share})

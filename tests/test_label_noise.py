@@ -1,0 +1,117 @@
+"""Label noise: how many labels flip, to which classes, from which seed; test labels stay clean."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import CONFIGS, train_cli
+from hydra import compose, initialize_config_dir
+from tbparse import SummaryReader
+
+import tasks
+from tasks import UserError, noise
+from trainer.run import run
+
+CLEAN = torch.arange(1000) % 10  # 100 labels of each class
+
+
+def test_symmetric_flips_exactly_the_fraction_each_to_another_class():
+    noisy, flipped = noise.flip(CLEAN, 10, 0.4, "symmetric", seed=0)
+    assert flipped.sum().item() == 400
+    assert torch.equal(flipped, noisy != CLEAN)
+    # Every class sends its flipped labels to all nine others, never to itself.
+    for c in range(10):
+        targets = set(noisy[(c == CLEAN) & flipped].tolist())
+        assert targets == set(range(10)) - {c}
+
+
+def test_asymmetric_flips_the_literature_pairs_only():
+    noisy, flipped = noise.flip(CLEAN, 10, 0.4, "asymmetric", seed=0)
+    moves = {(a, b) for a, b in zip(CLEAN[flipped].tolist(), noisy[flipped].tolist(),
+                                    strict=True)}
+    assert moves == {(7, 1), (2, 7), (5, 6), (6, 5), (3, 8)}
+    for c in (7, 2, 5, 6, 3):
+        assert flipped[c == CLEAN].sum().item() == 40  # 0.4 of each source class
+    assert flipped.sum().item() == 200  # so 0.2 of all labels
+
+
+def test_binary_asymmetric_flips_positives_to_negative():
+    clean = torch.tensor([1, 0] * 50)
+    noisy, flipped = noise.flip(clean, 2, 0.2, "asymmetric", seed=3)
+    assert flipped.sum().item() == 10 and set(clean[flipped].tolist()) == {1}
+    assert set(noisy[flipped].tolist()) == {0}
+
+
+def test_noise_follows_the_seed():
+    a, _ = noise.flip(CLEAN, 10, 0.3, "symmetric", seed=1)
+    b, _ = noise.flip(CLEAN, 10, 0.3, "symmetric", seed=1)
+    c, _ = noise.flip(CLEAN, 10, 0.3, "symmetric", seed=2)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("task", ["mnist", "fashion_mnist", "digits", "mnist_binary"])
+def test_every_classification_task_flips_training_labels_only(make_cfg, task):
+    module = tasks.get(task)
+    clean = module.build(make_cfg(f"task={task}").task)
+    dirty = module.build(make_cfg(f"task={task}", "task.label_noise=0.4").task)
+    assert clean.info["label_noise"] == 0.0 and not clean.corrupted.any()
+    assert torch.equal(clean.y_test, dirty.y_test) and torch.equal(clean.x_train, dirty.x_train)
+    assert torch.equal(dirty.corrupted, dirty.y_train != clean.y_train)
+    assert dirty.info["label_noise"] == pytest.approx(0.4, abs=0.5 / len(dirty.y_train))
+    assert set(dirty.y_train.tolist()) <= set(range(max(2, module.N_OUTPUTS)))
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("task.label_noise=1.0", r"task.label_noise=1.0 is not valid: a fraction in \[0, 1\)"),
+    ("task.label_noise=-0.1", r"task.label_noise=-0.1 is not valid"),
+    ("task.noise_type=uniform", "task.noise_type='uniform' is not valid: one of symmetric, "
+                                "asymmetric"),
+    ("task.data_seed=-1", "task.data_seed=-1 is not valid"),
+])
+@pytest.mark.parametrize("task", ["mnist", "digits", "mnist_binary"])
+def test_noise_settings_are_checked(make_cfg, task, override, message):
+    with pytest.raises(UserError, match=message):
+        tasks.get(task).check(make_cfg(f"task={task}", override).task)
+
+
+def test_the_flipped_share_is_recorded_and_logged(make_cfg, tmp_path):
+    record = run(make_cfg("task=digits", "loss=gce", "task.label_noise=0.2",
+                          "trainer.max_epochs=1"), tmp_path)
+    assert record["data"]["label_noise"] == pytest.approx(0.2, abs=1e-3)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["data"]["label_noise"] == record["data"]["label_noise"]
+    scalars = SummaryReader(str(tmp_path)).scalars
+    logged = scalars[scalars["tag"] == "data/label_noise"]["value"].tolist()
+    assert logged == pytest.approx([record["data"]["label_noise"]])
+
+
+def test_a_bad_noise_value_is_one_line_on_the_command_line(tmp_path):
+    result = train_cli("task=digits", "loss=ce", "task.label_noise=1.5",
+                       f"hydra.run.dir={tmp_path}", "trainer.device=cpu")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: task.label_noise=1.5 is not valid: a fraction in [0, 1)."]
+
+
+def test_preset_sweeps_losses_noise_rates_and_seeds_on_mnist():
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=label_noise"], return_hydra_config=True)
+    assert cfg.task.name == "mnist" and cfg.task.noise_type == "symmetric"
+    assert dict(cfg.hydra.sweeper.params) == {
+        "loss": "ce,mae,gce,sce,focal", "task.label_noise": "0.0,0.2,0.4,0.6", "seed": "0,1,2"}
+
+
+def test_preset_runs_with_its_grid_narrowed_on_the_command_line(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = train_cli("-m", "experiment=label_noise", "task=digits", "loss=ce,gce", "seed=0",
+                       "task.label_noise=0.0,0.4", "trainer.max_epochs=1", "trainer.device=cpu",
+                       f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/metrics.json"))]
+    seen = {(r["loss"], r["hparams"]["task.label_noise"], r["task"]) for r in records}
+    assert seen == {("ce", 0.0, "digits"), ("ce", 0.4, "digits"), ("gce", 0.0, "digits"),
+                    ("gce", 0.4, "digits")}
+    assert all(r["status"] == "ok" for r in records)
+    assert sorted(round(r["data"]["label_noise"], 2) for r in records) == [0.0, 0.0, 0.4, 0.4]

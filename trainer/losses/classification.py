@@ -1,0 +1,237 @@
+"""Classification losses: p = softmax(z) of the logits z, y the true class, C classes.
+
+Torch criteria where torch has one; the noise-robust family (Ghosh et al. 2017,
+Zhang & Sabuncu 2018, Wang et al. 2019) and focal loss as small functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tasks import Kind, require
+from trainer.losses.base import (
+    Loss,
+    log_softmax_and_index,
+    logit_and_float,
+    logit_and_sign,
+    logits_and_index,
+    number,
+    sigmoid_and_float,
+    softmax_and_onehot,
+    two_class_logits,
+)
+
+# SCE's reverse term needs log 0 for the one-hot target's zeros: Wang et al. clamp it to A = −4.
+LOG_ZERO = -4.0
+
+
+def log_p_true(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """log p_y per sample, from log-softmax so that it never takes the log of 0."""
+    return logits.log_softmax(dim=1).gather(1, y.unsqueeze(1)).squeeze(1)
+
+
+def focal(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
+    log_p = log_p_true(logits, y)
+    # Clamped so that (1 − p)^γ keeps a finite gradient when p rounds to 1 and γ < 1.
+    weight = (1 - log_p.exp()).clamp_min(1e-12) ** gamma if gamma else 1.0
+    return (-weight * log_p).mean()
+
+
+def summed_absolute_error(probs: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+    return (probs - onehot).abs().sum(dim=1).mean()
+
+
+def gce(logits: torch.Tensor, y: torch.Tensor, q: float) -> torch.Tensor:
+    # p_y^q = exp(q log p_y): stable for tiny p_y.
+    return ((1 - torch.exp(q * log_p_true(logits, y))) / q).mean()
+
+
+def sce(logits: torch.Tensor, y: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
+    log_p = log_p_true(logits, y)
+    # −Σ_c p_c log q_c with log 1 = 0 and log 0 = A: only the wrong classes count.
+    reverse = -LOG_ZERO * (1 - log_p.exp())
+    return (alpha * -log_p + beta * reverse).mean()
+
+
+def hinge(logits: torch.Tensor, sign: torch.Tensor, margin: float) -> torch.Tensor:
+    return F.relu(margin - sign * logits).mean()
+
+
+class CrossEntropy(Loss):
+    """−log p_y; with label smoothing ε the target is (1 − ε)·one-hot + ε/C.
+
+    The default: fast to train, and minimised by the true class probabilities.
+    It fits wrong labels too, so under label noise test accuracy peaks early,
+    then falls. Label smoothing curbs over-confidence.
+    """
+
+    adapters: ClassVar = {"multiclass": logits_and_index}
+
+    def __init__(self, kind: Kind, label_smoothing: float = 0.0) -> None:
+        super().__init__(kind)
+        smoothing = number("label_smoothing", label_smoothing, lambda v: 0 <= v <= 1,
+                           "a number in [0, 1]")
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=smoothing)
+
+
+class NLL(Loss):
+    """−log p_y: log-softmax, then `nn.NLLLoss`; the same value as `ce` in two steps.
+
+    The classic PyTorch pairing for models that end in `log_softmax`; here to
+    show that it equals `ce`, which does both steps in one call.
+    """
+
+    adapters: ClassVar = {"multiclass": log_softmax_and_index}
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(kind)
+        self.criterion = nn.NLLLoss()
+
+
+class Focal(Loss):
+    """−(1 − p_y)^γ log p_y (Lin et al. 2017); binary reads the logit as two classes.
+
+    Down-weights examples already classified well, so training dwells on hard
+    ones: for class imbalance and many easy negatives. γ = 0 is `ce`.
+    """
+
+    adapters: ClassVar = {"multiclass": logits_and_index, "binary": two_class_logits}
+
+    def __init__(self, kind: Kind, gamma: float = 2.0) -> None:
+        super().__init__(kind)
+        self.gamma = number("gamma", gamma, lambda v: 0 <= v < math.inf, "a number >= 0")
+
+    def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return focal(logits, y, self.gamma)
+
+
+class MAE(Loss):
+    """Σ_c |p_c − 1[c = y]| = 2 (1 − p_y): MAE on softmax (Ghosh et al. 2017).
+
+    Bounded and symmetric, so provably robust to symmetric label noise; but its
+    gradient vanishes on examples it gets badly wrong, so it trains slowly and
+    underfits with many classes.
+    """
+
+    adapters: ClassVar = {"multiclass": softmax_and_onehot}
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(kind)
+        self.criterion = summed_absolute_error
+
+
+class GCE(Loss):
+    """(1 − p_y^q) / q: generalized cross-entropy (Zhang & Sabuncu 2018).
+
+    Between CE (q → 0) and MAE (q = 1 gives 1 − p_y, half of `mae`): trains
+    faster than `mae` and resists label noise better than `ce`; q = 0.7 is the
+    paper's choice.
+    """
+
+    adapters: ClassVar = {"multiclass": logits_and_index}
+
+    def __init__(self, kind: Kind, q: float = 0.7) -> None:
+        super().__init__(kind)
+        self.q = number("q", q, lambda v: 0 < v <= 1, "a number in (0, 1]")
+
+    def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return gce(logits, y, self.q)
+
+
+class SCE(Loss):
+    """α·(−log p_y) + β·(−A)(1 − p_y), A = −4: symmetric cross-entropy (Wang et al. 2019).
+
+    CE for fast fitting plus reverse CE −Σ_c p_c log q_c, with log 0 in the
+    one-hot target q clamped to A; the reverse term is robust to label noise.
+    Two weights to tune; α = 0.1, β = 1 are the paper's CIFAR-10 values.
+    """
+
+    adapters: ClassVar = {"multiclass": logits_and_index}
+
+    def __init__(self, kind: Kind, alpha: float = 0.1, beta: float = 1.0) -> None:
+        super().__init__(kind)
+        self.alpha = number("alpha", alpha, lambda v: 0 <= v < math.inf, "a number >= 0")
+        self.beta = number("beta", beta, lambda v: 0 <= v < math.inf, "a number >= 0")
+
+    def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return sce(logits, y, self.alpha, self.beta)
+
+
+class MultiMargin(Loss):
+    """Σ_{c≠y} max(0, margin − z_y + z_c)^p / C: `nn.MultiMarginLoss`.
+
+    The multiclass SVM hinge (Weston & Watkins): zero once the true logit
+    leads every other by the margin. No push towards probabilities, so its
+    scores are not calibrated.
+    """
+
+    adapters: ClassVar = {"multiclass": logits_and_index}
+
+    def __init__(self, kind: Kind, p: int = 1, margin: float = 1.0) -> None:
+        super().__init__(kind)
+        require(p in (1, 2) and not isinstance(p, bool), "loss.p", p, "1 or 2")
+        margin = number("margin", margin, math.isfinite, "a finite number")
+        self.criterion = nn.MultiMarginLoss(p=p, margin=margin)
+
+
+class BCE(Loss):
+    """−[y log σ(z) + (1 − y) log(1 − σ(z))]: sigmoid, then `nn.BCELoss`.
+
+    The tutorial's binary loss. Once σ(z) rounds to 0 or 1, a confident
+    mistake costs a flat 100 (torch clamps the log) and gives no gradient;
+    `bce_logits` has neither problem.
+    """
+
+    adapters: ClassVar = {"binary": sigmoid_and_float}
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(kind)
+        self.criterion = nn.BCELoss()
+
+
+class BCEWithLogits(Loss):
+    """The same as `bce`, computed from the logit in one numerically stable step.
+
+    What to use for binary targets in practice.
+    """
+
+    adapters: ClassVar = {"binary": logit_and_float}
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(kind)
+        self.criterion = nn.BCEWithLogitsLoss()
+
+
+class Hinge(Loss):
+    """max(0, margin − t·z), t = ±1: the SVM hinge.
+
+    Stops caring once an example is beyond the margin; sparse gradients and no
+    probabilities.
+    """
+
+    adapters: ClassVar = {"binary": logit_and_sign}
+
+    def __init__(self, kind: Kind, margin: float = 1.0) -> None:
+        super().__init__(kind)
+        self.margin = number("margin", margin, math.isfinite, "a finite number")
+
+    def criterion(self, logits: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
+        return hinge(logits, sign, self.margin)
+
+
+class SoftMargin(Loss):
+    """log(1 + exp(−t·z)), t = ±1: `nn.SoftMarginLoss`, the logistic loss.
+
+    A smooth hinge; the same value as `bce_logits` with labels written ±1.
+    """
+
+    adapters: ClassVar = {"binary": logit_and_sign}
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(kind)
+        self.criterion = nn.SoftMarginLoss()
