@@ -1,4 +1,4 @@
-"""The decoded-tensor cache next to the IDX files: same data, rebuilt when stale or damaged."""
+"""The IDX data path: the decoded-tensor cache (rebuilt when stale or damaged) and prepare."""
 
 from __future__ import annotations
 
@@ -90,3 +90,13 @@ def test_a_corrupt_idx_file_is_still_named_after_a_cache_was_written(make_cfg, d
     path.write_bytes(path.read_bytes()[:5000])
     with pytest.raises(UserError, match="train-images-idx3-ubyte is not a valid IDX image file"):
         tasks.get("mnist").build(make_cfg("task=mnist").task)
+
+
+def test_prepare_is_the_textbook_normalisation_and_leaves_its_input_alone():
+    prepare = idx.normaliser(0.2860, 0.3530)
+    x = torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16)
+    expected = ((x.unsqueeze(1).float() / 255.0) - 0.2860) / 0.3530
+    torch.testing.assert_close(prepare(x), expected)
+    stored = torch.zeros(2, 3, 3)  # the in-place ops must work on a copy, whatever the dtype
+    prepare(stored)
+    assert torch.equal(stored, torch.zeros(2, 3, 3))
