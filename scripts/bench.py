@@ -8,6 +8,9 @@
   bare      resident float tensors normalised once, a permutation, forward, loss, backward,
             step, and nothing else
 
+Only the training itself is timed: building the dataset, DataLoader, model, optimizer and
+logger comes before the clock starts, for every pipeline alike.
+
     python scripts/bench.py --data-dir data                       # MLP 784-256-10, batch 64
     python scripts/bench.py --data-dir data --model cnn --steps 200 --json bench.json
     python scripts/bench.py --data-dir data --whole-command       # see scripts/whole_command.py
@@ -42,6 +45,7 @@ from trainer.loop import Settings, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("classic", "trainer", "trainer-", "bare")
+RATIOS = (("trainer", "bare"), ("trainer-", "bare"), ("trainer", "classic"), ("bare", "classic"))
 FOLDERS = {"fashion_mnist": "FashionMNIST", "mnist": "MNIST"}  # torchvision's raw-file folders
 
 
@@ -74,20 +78,75 @@ def fresh(args: argparse.Namespace, data: tasks.TaskData, device: torch.device):
     return model, classic_mnist.make_optimizer(args.optim, model.parameters(), args.lr)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def busy_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (Linux /proc/stat)."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return math.nan
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
 
 
-def run_classic(args, data, device, steps: int | None) -> int:
+def own_seconds() -> float:
+    """CPU seconds of this process, all its threads, and the children it has waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class Clock:
+    """Wall and CPU seconds of the timed block only (set-up before it is not counted), and
+    how many cores other processes kept busy meanwhile: these machines are shared."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.wall = self.cpu = self.others = 0.0
+
+    def __enter__(self) -> Clock:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self._start = (time.perf_counter(), time.process_time(), busy_seconds(), own_seconds())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        wall, cpu, busy, own = self._start
+        self.wall, self.cpu = time.perf_counter() - wall, time.process_time() - cpu
+        self.others = max((busy_seconds() - busy) - (own_seconds() - own), 0.0) / self.wall
+
+
+def wait_quiet(max_cores: float | None, patience: float = 600.0) -> None:
+    """Sleep while other processes keep more than `max_cores` cores busy (at most `patience`)."""
+    deadline = time.monotonic() + patience
+    while max_cores is not None and time.monotonic() < deadline:
+        with Clock(torch.device("cpu")) as idle:
+            time.sleep(1.0)
+        if idle.others <= max_cores:
+            return
+
+
+def timed(job, device: torch.device, max_others: float | None, retries: int = 3):
+    """Run job(clock) once; with max_others set, in a quiet moment, redone if others woke up."""
+    for _ in range(retries + 1):
+        wait_quiet(max_others)
+        clock = Clock(device)
+        result = job(clock)
+        if max_others is None or clock.others <= max_others:
+            break
+    return clock, result
+
+
+def run_classic(args, data, device, steps: int | None, clock: Clock) -> int:
     model, optimizer = fresh(args, data, device)
     loader = classic_mnist.loader(args.dataset, args.data_dir, True, args.batch_size,
                                   args.num_workers, args.limit, device.type == "cuda")
-    return sum(classic_mnist.train(model, device, loader, optimizer, epoch, max_steps=steps)
-               for epoch in range(1, args.epochs + 1))
+    with clock:
+        return sum(classic_mnist.train(model, device, loader, optimizer, epoch, max_steps=steps)
+                   for epoch in range(1, args.epochs + 1))
 
 
-def run_trainer(args, data, device, steps: int | None, evaluate: bool = True) -> int:
+def run_trainer(args, data, device, steps: int | None, clock: Clock,
+                evaluate: bool = True) -> int:
     if not evaluate:
         data = dataclasses.replace(data, x_test=data.x_test[:1], y_test=data.y_test[:1])
     model, optimizer = fresh(args, data, device)
@@ -96,25 +155,27 @@ def run_trainer(args, data, device, steps: int | None, evaluate: bool = True) ->
                                                                      "lr": args.lr}, "seed": 0})
     settings = Settings(max_epochs=args.epochs, batch_size=args.batch_size, seed=0,
                         limit_train_batches=steps, progress_bar=False)
+    loss_fn, metrics = losses.build({"name": "ce"}, data.kind), tasks.get(args.dataset).METRICS
     with tempfile.TemporaryDirectory() as run_dir:
         logger = RunLogger(Path(run_dir), results.new_record(cfg))
-        fit(model, data, losses.build({"name": "ce"}, data.kind), optimizer, settings,
-            tasks.get(args.dataset).METRICS, logger)
+        with clock:
+            fit(model, data, loss_fn, optimizer, settings, metrics, logger)
         logger.writer.close()
     return args.epochs * min(len(data.x_train), (steps or math.inf) * args.batch_size)
 
 
-def run_bare(args, data, device, steps: int | None, x: torch.Tensor) -> int:
+def run_bare(args, data, device, steps: int | None, clock: Clock, x: torch.Tensor) -> int:
     model, optimizer = fresh(args, data, device)
     y, n = data.y_train, len(x)
     seen = 0
-    for _ in range(args.epochs):
-        for idx_ in torch.randperm(n, device=device).split(args.batch_size)[:steps]:
-            loss = F.cross_entropy(model(x[idx_]), y[idx_])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            seen += len(idx_)
+    with clock:
+        for _ in range(args.epochs):
+            for i in torch.randperm(n, device=device).split(args.batch_size)[:steps]:
+                loss = F.cross_entropy(model(x[i]), y[i])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                seen += len(i)
     return seen
 
 
@@ -139,31 +200,35 @@ def measure(args: argparse.Namespace, device: torch.device) -> dict:
     data = task_data(args, device)
     x_bare = data.prepare(data.x_train).contiguous()  # normalised once, float32, resident
     jobs = {
-        "classic": lambda steps: run_classic(args, data, device, steps),
-        "trainer": lambda steps: run_trainer(args, data, device, steps),
-        "trainer-": lambda steps: run_trainer(args, data, device, steps, evaluate=False),
-        "bare": lambda steps: run_bare(args, data, device, steps, x_bare),
+        "classic": lambda steps, clock: run_classic(args, data, device, steps, clock),
+        "trainer": lambda steps, clock: run_trainer(args, data, device, steps, clock),
+        "trainer-": lambda steps, clock: run_trainer(args, data, device, steps, clock, False),
+        "bare": lambda steps, clock: run_bare(args, data, device, steps, clock, x_bare),
     }
     for job in jobs.values():  # warm-up: allocator, kernels, lazy imports
-        job(args.warmup_steps)
+        job(args.warmup_steps, Clock(device))
     runs: dict[str, list[float]] = {name: [] for name in jobs}
+    cpu_runs: dict[str, list[float]] = {name: [] for name in jobs}
+    others: dict[str, list[float]] = {name: [] for name in jobs}
     for _ in range(args.repeats):  # interleaved, so a burst of load hits every variant
         for name, job in jobs.items():
-            sync(device)
-            started = time.perf_counter()
-            samples = job(args.steps)
-            sync(device)
-            runs[name].append(samples / (time.perf_counter() - started))
+            clock, samples = timed(lambda c, job=job: job(args.steps, c), device, args.quiet)
+            runs[name].append(samples / clock.wall)
+            cpu_runs[name].append(samples / clock.cpu)
+            others[name].append(clock.others)
     rate = {name: statistics.median(r) for name, r in runs.items()}
     return {
         "samples_per_s": rate,
         "runs": runs,
+        # Samples per second of this process's CPU time: steadier than wall time when other
+        # work shares the cores. Counts every torch thread (spinning ones too), and not the
+        # DataLoader's worker processes when --num-workers > 0.
+        "samples_per_cpu_s": {name: statistics.median(r) for name, r in cpu_runs.items()},
+        "cpu_runs": cpu_runs,
+        "others_cores": others,  # cores other processes kept busy during each run
         "samples_per_run": args.epochs * min(len(data.x_train),
                                              (args.steps or math.inf) * args.batch_size),
-        "ratios": {"trainer/bare": rate["trainer"] / rate["bare"],
-                   "trainer-/bare": rate["trainer-"] / rate["bare"],
-                   "trainer/classic": rate["trainer"] / rate["classic"],
-                   "bare/classic": rate["bare"] / rate["classic"]},
+        "ratios": {f"{a}/{b}": rate[a] / rate[b] for a, b in RATIOS},
         "load": load_times(args),
     }
 
@@ -173,15 +238,22 @@ def print_table(report: dict) -> None:
     print(f"\n{m['cpu']} · {m['cores']} cores · torch {m['torch']} "
           f"({m['torch_threads']} threads) · {m['device']} · load {m['loadavg_start']}")
     print(f"{report['config']['model']}, batch {report['config']['batch_size']}, "
-          f"{r['samples_per_run']} samples per run, median of {report['config']['repeats']}\n")
-    print(f"| {'pipeline':<9} | {'samples/s':>10} | {'runs':<30} |")
-    print(f"|{'-' * 11}|{'-' * 12}|{'-' * 32}|")
+          f"{r['samples_per_run']} samples per run, median of {report['config']['repeats']}; "
+          "others = median cores used by other processes during the runs\n")
+    print(f"| {'pipeline':<9} | {'samples/s':>10} | {'per CPU-s':>10} | {'others':>6} "
+          "| runs (samples/s)")
+    print(f"|{'-' * 11}|{'-' * 12}|{'-' * 12}|{'-' * 8}|{'-' * 20}")
     for name in VARIANTS:
         runs = ", ".join(f"{x:,.0f}" for x in r["runs"][name])
-        print(f"| {name:<9} | {r['samples_per_s'][name]:>10,.0f} | {runs:<30} |")
+        print(f"| {name:<9} | {r['samples_per_s'][name]:>10,.0f} "
+              f"| {r['samples_per_cpu_s'][name]:>10,.0f} "
+              f"| {statistics.median(r['others_cores'][name]):>6.2f} | {runs}")
     print()
+    cpu = r["samples_per_cpu_s"]
+    print(f"{'ratio':<16} {'wall':>6}  {'CPU':>6}")
     for name, value in r["ratios"].items():
-        print(f"{name:<16} {value:6.2f}×")
+        a, b = name.split("/")
+        print(f"{name:<16} {value:5.2f}×  {cpu[a] / cpu[b]:5.2f}×")
     load = r["load"]
     cached = "n/a" if load["cache_load_s"] is None else f"{load['cache_load_s'] * 1e3:.0f} ms"
     print(f"data load: IDX parse {load['idx_parse_s'] * 1e3:.0f} ms, cache {cached}")
@@ -205,6 +277,9 @@ def main() -> None:
     parser.add_argument("--num-workers", type=int, default=0, help="classic DataLoader workers")
     parser.add_argument("--warmup-rounds", type=int, default=1,
                         help="untimed rounds before --whole-command's timed ones")
+    parser.add_argument("--quiet", type=float, default=None, metavar="CORES",
+                        help="time only while other processes use at most CORES cores: wait "
+                             "before each run, redo a run they disturbed (up to 3 times)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--json", type=Path, default=None, help="write the report here too")
     parser.add_argument("--whole-command", action="store_true",

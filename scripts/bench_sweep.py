@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,18 +26,17 @@ SWEEP = ["task=regression", "loss=l1,mse,smoothl1,huber", "seed=0,1,2", "trainer
 LAUNCHERS = {"basic": [], "joblib": ["hydra/launcher=joblib"]}
 
 
-def sweep(launcher: str, swept: list[str], sweep_dir: Path) -> tuple[float, int]:
-    """Wall seconds of the whole command, and how many runs finished with status ok."""
+def sweep(launcher: str, swept: list[str], sweep_dir: Path, clock) -> int:
+    """Run the whole command under `clock`; return how many runs finished with status ok."""
     command = [sys.executable, str(ROOT / "train.py"), "-m", *swept,
                *LAUNCHERS[launcher], f"hydra.sweep.dir={sweep_dir}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    wall = time.perf_counter() - started
+    with clock:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-    ok = sum(json.loads(p.read_text())["status"] == "ok" for p in sweep_dir.glob("*/metrics.json"))
-    return wall, ok
+    records = [json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")]
+    return sum(r["status"] == "ok" for r in records)
 
 
 def main() -> None:
@@ -47,6 +45,8 @@ def main() -> None:
     parser.add_argument("--extra", nargs="*", default=[], help="overrides added to every run")
     parser.add_argument("--n-jobs", type=int, default=None, help="hydra.launcher.n_jobs")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--quiet", type=float, default=None, metavar="CORES",
+                        help="as in bench.py: time only while others use at most CORES cores")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.n_jobs:
@@ -54,17 +54,21 @@ def main() -> None:
 
     import torch
 
-    from scripts.bench import machine
+    from scripts.bench import machine, timed
 
     report: dict = {"machine": machine(torch.device("cpu")),
                     "command": " ".join(["python train.py -m", *args.sweep, *args.extra]),
                     "launchers": LAUNCHERS, "walls_s": {name: [] for name in LAUNCHERS},
-                    "runs_ok": {name: [] for name in LAUNCHERS}}
+                    "runs_ok": {name: [] for name in LAUNCHERS},
+                    "others_cores": {name: [] for name in LAUNCHERS}}
     with tempfile.TemporaryDirectory(prefix="lossbench-sweep-") as tmp:
         for i in range(args.repeats):  # interleaved, so load from elsewhere hits both alike
             for name in LAUNCHERS:
-                wall, ok = sweep(name, [*args.sweep, *args.extra], Path(tmp) / f"{name}{i}")
-                report["walls_s"][name].append(round(wall, 2))
+                out = Path(tmp) / f"{name}{i}"
+                clock, ok = timed(lambda c, name=name, out=out: sweep(
+                    name, [*args.sweep, *args.extra], out, c), torch.device("cpu"), args.quiet)
+                report["walls_s"][name].append(round(clock.wall, 2))
+                report["others_cores"][name].append(round(clock.others, 2))
                 report["runs_ok"][name].append(ok)
     median = {name: statistics.median(w) for name, w in report["walls_s"].items()}
     runs = min(min(ok) for ok in report["runs_ok"].values())  # all, unless a run failed

@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,14 +36,13 @@ def commands(args: argparse.Namespace, run_dir: Path) -> dict[str, list[str]]:
     return {"train.py": train, "classic_mnist.py": classic}
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+def execute(command: list[str], clock) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    wall = time.perf_counter() - started
+    with clock:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return wall, done.stdout
+    return done.stdout
 
 
 def accuracy(name: str, stdout: str, run_dir: Path) -> float | None:
@@ -58,28 +56,32 @@ def accuracy(name: str, stdout: str, run_dir: Path) -> float | None:
 def main(args: argparse.Namespace) -> None:
     import torch
 
-    from scripts.bench import machine  # the timed commands run in their own interpreters
+    from scripts.bench import machine, timed  # the timed commands run in their own processes
 
     args.epochs = args.epochs or 2
     report: dict = {"machine": machine(torch.device(args.device)),
                     "config": vars(args) | {"json": str(args.json)}}
     walls: dict[str, list[float]] = {"train.py": [], "classic_mnist.py": []}
+    others: dict[str, list[float]] = {"train.py": [], "classic_mnist.py": []}
     warmup: dict[str, float] = {}
     acc: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # Warm-up rounds fill the page cache and the decoded-tensor cache; reported apart.
         for i in range(args.warmup_rounds + args.repeats):
             for name, command in commands(args, Path(tmp) / f"run{i}").items():
-                wall, stdout = timed(command)
+                clock, stdout = timed(lambda c, command=command: execute(command, c),
+                                      torch.device("cpu"), args.quiet)
                 if i < args.warmup_rounds:
-                    warmup[name] = wall
+                    warmup[name] = clock.wall
                 else:
-                    walls[name].append(wall)
+                    walls[name].append(clock.wall)
+                    others[name].append(clock.others)
                 acc[name] = accuracy(name, stdout, Path(tmp) / f"run{i}")
         report["commands"] = {name: " ".join(c[1:]).replace(str(ROOT) + "/", "")
                               for name, c in commands(args, Path("<tmp>")).items()}
     median = {name: statistics.median(w) for name, w in walls.items()}
     report["results"] = {"median_s": median, "runs_s": walls, "warmup_s": warmup,
+                         "others_cores": others,
                          "accuracy": acc,
                          "speedup": median["classic_mnist.py"] / median["train.py"]}
     report["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
