@@ -54,7 +54,7 @@ def main() -> None:
 
     import torch
 
-    from scripts.bench import machine, timed
+    from scripts.timing import machine, timed
 
     report: dict = {"machine": machine(torch.device("cpu")),
                     "command": " ".join(["python train.py -m", *args.sweep, *args.extra]),

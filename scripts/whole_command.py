@@ -56,7 +56,7 @@ def accuracy(name: str, stdout: str, run_dir: Path) -> float | None:
 def main(args: argparse.Namespace) -> None:
     import torch
 
-    from scripts.bench import machine, timed  # the timed commands run in their own processes
+    from scripts.timing import machine, timed  # the timed commands run in their own processes
 
     args.epochs = args.epochs or 2
     report: dict = {"machine": machine(torch.device(args.device)),
