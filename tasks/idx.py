@@ -11,12 +11,11 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import torch
-from torchvision.datasets import mnist as tv_mnist
-from torchvision.datasets.utils import extract_archive
 
-from tasks.base import UserError
+from tasks.base import TaskData, UserError
 
 IMAGE_FILES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
 LABEL_FILES = ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte")
@@ -43,6 +42,8 @@ def debian_fashion_mnist_dir() -> Path | None:
 
 def _copy_in(source: Path, raw: Path) -> None:
     """Unpack a folder of .gz (or plain) IDX files into torchvision's raw folder."""
+    from torchvision.datasets.utils import extract_archive
+
     raw.mkdir(parents=True, exist_ok=True)
     for name in FILES:
         if (source / f"{name}.gz").is_file():
@@ -56,6 +57,9 @@ def _missing(raw: Path) -> list[str]:
 
 
 def _read(path: Path, images: bool) -> torch.Tensor:
+    # torchvision (about 1.8 s to import) is needed only when the cache misses.
+    from torchvision.datasets import mnist as tv_mnist
+
     reader = tv_mnist.read_image_file if images else tv_mnist.read_label_file
     try:
         return reader(str(path))
@@ -103,16 +107,18 @@ def _save_cache(path: Path, stamp: list[list[int]], tensors: Tensors) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load(
-    dataset: type[tv_mnist.MNIST], data_dir: str, download: bool, fallback: Path | None = None
-) -> Tensors:
-    """Return (x_train, y_train, x_test, y_test): images uint8 (N, 28, 28), labels int64."""
+def load(dataset: str, data_dir: str, download: bool, fallback: Path | None = None) -> Tensors:
+    """Return (x_train, y_train, x_test, y_test): images uint8 (N, 28, 28), labels int64.
+
+    `dataset` names a torchvision dataset class of MNIST's format ("MNIST",
+    "FashionMNIST"): its raw folder, and its downloader when files are missing.
+    """
     root = Path(data_dir).expanduser()
     if root.exists() and not root.is_dir():
         raise UserError(f"task.data_dir={data_dir!r} is not a directory.")
     if root.is_dir() and not os.access(root, os.R_OK | os.X_OK):
         raise UserError(f"task.data_dir={data_dir!r} is not readable.")
-    raw = root / dataset.__name__ / "raw"
+    raw = root / dataset / "raw"
     if _missing(raw) and fallback is not None:
         try:
             _copy_in(fallback, raw)
@@ -121,13 +127,15 @@ def load(
     failure = ""
     if _missing(raw) and download:
         try:
-            dataset(str(root), train=True, download=True)
+            import torchvision.datasets
+
+            getattr(torchvision.datasets, dataset)(str(root), train=True, download=True)
         except Exception as err:  # torchvision raises plain RuntimeError/URLError here
             failure = f"download failed ({type(err).__name__}); "
     if missing := _missing(raw):
         hint = "" if download else ", or set task.download=true on a machine with network"
         raise UserError(
-            f"{failure}{dataset.__name__} files missing in {raw}: put the four uncompressed IDX "
+            f"{failure}{dataset} files missing in {raw}: put the four uncompressed IDX "
             f"files {', '.join(FILES)} there (missing: {', '.join(missing)}){hint}."
         )
     cache = raw.parent / "processed" / CACHE_FILE
@@ -144,6 +152,18 @@ def load(
     tensors = (x_train, y_train.long(), x_test, y_test.long())
     _save_cache(cache, stamp, tensors)
     return tensors
+
+
+def task_data(dataset: str, cfg: Any, mean: float, std: float,
+              fallback: Path | None = None) -> TaskData:
+    """A ten-class image task from an MNIST-format dataset, labels as published."""
+    x_train, y_train, x_test, y_test = load(dataset, cfg.data_dir, cfg.download, fallback)
+    return TaskData(
+        kind="multiclass", n_outputs=10, input_shape=(1, 28, 28),
+        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+        corrupted=y_train.new_zeros(len(y_train), dtype=bool),
+        prepare=normaliser(mean, std),
+    )
 
 
 def normaliser(mean: float, std: float):

@@ -23,12 +23,4 @@ def build(cfg: DictConfig) -> TaskData:
 
 def load(cfg: DictConfig) -> TaskData:
     """The dataset with its labels as published."""
-    from torchvision.datasets import MNIST
-
-    x_train, y_train, x_test, y_test = idx.load(MNIST, cfg.data_dir, cfg.download)
-    return TaskData(
-        kind=KIND, n_outputs=N_OUTPUTS, input_shape=(1, 28, 28),
-        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-        corrupted=y_train.new_zeros(len(y_train), dtype=bool),
-        prepare=idx.normaliser(MEAN, STD),
-    )
+    return idx.task_data("MNIST", cfg, MEAN, STD)

@@ -96,9 +96,10 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         bar = _progress(show_bar, steps, epoch, cfg.max_epochs)
         for step, idx in enumerate(batches, start=1):
             log_now = step % every == 0 or step == steps
+            # index_select: about 5× cheaper than x[idx] for a batch (scripts/profile_loop.py).
             with autocast:
-                output = forward(data.prepare(data.x_train[idx]))
-                loss = loss_fn(output, data.y_train[idx])
+                output = forward(data.prepare(data.x_train.index_select(0, idx)))
+                loss = loss_fn(output, data.y_train.index_select(0, idx))
             if diagnostics and log_now:
                 diagnostics.watch(output)
             optimizer.zero_grad(set_to_none=True)
