@@ -89,6 +89,8 @@ def test_checkpoint_holds_state_and_loads_safely(make_cfg, tmp_path):
     run(make_cfg("task=mnist", "loss=ce", "optim=sgd"), tmp_path)
     state = checkpoint.load(tmp_path, torch.device("cpu"))  # weights_only=True inside
     assert state["epoch"] == 2 and state["record"]["epochs_completed"] == 2
+    # The wall time so far travels with the checkpoint, so a resumed run adds to it.
+    assert state["record"]["wall_s"] >= sum(h["time_s"] for h in state["record"]["history"])
     assert {"model", "optimizer", "rng", "scheduler"} <= set(state)
     assert {"torch", "numpy", "python", "order", "cuda"} <= set(state["rng"])
     assert state["optimizer"]["state"], "momentum buffers are saved"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,15 @@ class RunLogger:
     """Writes the contract's TensorBoard tags and keeps metrics.json current."""
 
     def __init__(self, run_dir: Path, record: dict[str, Any], flush_secs: int = 30,
-                 purge_step: int | None = None) -> None:
+                 purge_step: int | None = None, started: float | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
 
         self.run_dir = run_dir
         self.record = record
+        # Wall time: what the record already holds (earlier sessions of a resumed
+        # run) plus this session's, counted from `started` (a perf_counter reading).
+        self.earlier_s = record["wall_s"]
+        self.started = time.perf_counter() if started is None else started
         # purge_step: TensorBoard drops what an interrupted run logged after its
         # checkpoint, so a resumed run's curves have no duplicated steps.
         self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=flush_secs,
@@ -39,7 +44,7 @@ class RunLogger:
         self.writer.flush()
         history = [*self.record["history"], entry]
         self.record.update(history=history, epochs_completed=epoch, final=_metrics(entry),
-                           best=_best(history))
+                           best=_best(history), wall_s=self.wall_s())
 
     def commit(self) -> None:
         """metrics.json catches up with the epoch, once its checkpoint is on disk."""
@@ -48,10 +53,13 @@ class RunLogger:
         shown = "  ".join(f"{k} {v:.4g}" for k, v in entry.items() if "/" in k)
         log.info("epoch %d  %s  %.1fs", entry["epoch"], shown, entry["time_s"])
 
-    def finish(self, status: str, reason: str | None, wall_s: float) -> dict[str, Any]:
+    def wall_s(self) -> float:
+        return round(self.earlier_s + time.perf_counter() - self.started, 3)
+
+    def finish(self, status: str, reason: str | None) -> dict[str, Any]:
         from torch.utils.tensorboard.summary import hparams
 
-        self.record.update(status=status, reason=reason, wall_s=round(wall_s, 3))
+        self.record.update(status=status, reason=reason, wall_s=self.wall_s())
         # Only the session summaries: TensorBoard builds the experiment from all
         # runs under --logdir, so a sweep's HParams tab lists every swept value.
         # The metric tags point at the scalars already logged; no duplicates.

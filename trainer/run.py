@@ -137,27 +137,24 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     )
     record["device"] = str(device)
     record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
-    purge_step, earlier_s = None, 0.0
+    purge_step = None
     if cfg.trainer.resume and state is None:
         # Killed before its first checkpoint: start over, without the dead run's curves.
         for events in run_dir.glob("events.out.tfevents.*"):
             events.unlink()
     if state is not None:
-        record.update({k: state["record"][k] for k in ("history", "final", "best")},
+        record.update({k: state["record"][k] for k in ("history", "final", "best", "wall_s")},
                       epochs_completed=state["epoch"])
-        earlier_s = state["record"]["wall_s"]
         purge_step = state["epoch"] * steps_per_epoch(len(data.x_train), settings) + 1
         log.info("resuming %s after epoch %d", run_dir, state["epoch"])
     log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name, device,
              len(data.x_train), len(data.x_test),
              "".join(f", {k} {v:.4g}" for k, v in data.info.items()))
-    logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs, purge_step=purge_step)
+    logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs, purge_step=purge_step,
+                       started=started)
     if state is None:  # a resumed run logged these already
         for key, value in data.info.items():  # e.g. the realised share of flipped labels
             logger.step(f"data/{key}", value, 0)
-
-    def elapsed() -> float:
-        return earlier_s + time.perf_counter() - started
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -166,11 +163,11 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     except KeyboardInterrupt as err:
         signal_name = str(err) or "SIGINT"
         logger.finish("interrupted", f"{signal_name} during epoch "
-                      f"{record['epochs_completed'] + 1}", elapsed())
+                      f"{record['epochs_completed'] + 1}")
         raise
     except Exception as err:
-        logger.finish("failed", f"{type(err).__name__}: {err}", elapsed())
+        logger.finish("failed", f"{type(err).__name__}: {err}")
         raise
     if outcome.status == "diverged":
         log.warning("diverged: %s", outcome.reason)
-    return logger.finish(outcome.status, outcome.reason, elapsed())
+    return logger.finish(outcome.status, outcome.reason)
