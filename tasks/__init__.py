@@ -10,10 +10,10 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from tasks.base import KINDS, Kind, Misfit, TaskData, UserError, is_number, require
+from tasks.base import KINDS, Kind, Misfit, TaskData, UserError, is_int, is_number, require
 
-__all__ = ["KINDS", "Kind", "Misfit", "TaskData", "UserError", "get", "is_number", "names",
-           "require"]
+__all__ = ["KINDS", "Kind", "Misfit", "TaskData", "UserError", "get", "is_int", "is_number",
+           "names", "require"]
 
 _NOT_TASKS = {"base", "idx", "metrics", "noise"}
 

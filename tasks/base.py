@@ -31,9 +31,14 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def is_int(value: object) -> bool:
+    """An int from a config, and not YAML's true/false."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_data_seed(seed: object) -> None:
     """numpy and scikit-learn take seeds from 0 to 2**32 - 1 only."""
-    ok = isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32
+    ok = is_int(seed) and 0 <= seed < 2**32
     require(ok, "task.data_seed", seed, "an integer from 0 to 2**32 - 1")
 
 

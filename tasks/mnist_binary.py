@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from tasks import fashion_mnist, idx, mnist, noise
-from tasks.base import TaskData, require
+from tasks.base import TaskData, is_int, require
 
 KIND = "binary"
 N_OUTPUTS = 1
@@ -21,7 +21,7 @@ def check(cfg: DictConfig) -> None:
     require(cfg.source in SOURCES, "task.source", cfg.source, f"one of {', '.join(SOURCES)}")
     for key in ("positive", "negative"):
         digits = list(cfg[key])
-        ok = bool(digits) and all(isinstance(d, int) and 0 <= d <= 9 for d in digits)
+        ok = bool(digits) and all(is_int(d) and 0 <= d <= 9 for d in digits)
         require(ok, f"task.{key}", digits, "a non-empty list of digits 0-9")
     overlap = sorted(set(cfg.positive) & set(cfg.negative))
     require(not overlap, "task.negative", list(cfg.negative),

@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 from sklearn.datasets import make_regression
 
-from tasks.base import TaskData, check_data_seed, require
+from tasks.base import TaskData, check_data_seed, is_int, is_number, require
 
 KIND = "regression"
 N_OUTPUTS = 1
@@ -24,10 +24,10 @@ METRICS = ("mse", "mae", "r2")
 
 def check(cfg: DictConfig) -> None:
     f = cfg.outlier_fraction
-    require(isinstance(f, (int, float)) and 0 <= f < 1, "task.outlier_fraction", f,
+    require(is_number(f) and 0 <= f < 1, "task.outlier_fraction", f,
             "a fraction in [0, 1)")
     for key in ("n_train", "n_test", "n_features"):
-        require(isinstance(cfg[key], int) and cfg[key] >= 1, f"task.{key}", cfg[key],
+        require(is_int(cfg[key]) and cfg[key] >= 1, f"task.{key}", cfg[key],
                 "an integer >= 1")
     require(1 <= cfg.n_informative <= cfg.n_features, "task.n_informative", cfg.n_informative,
             f"an integer from 1 to task.n_features ({cfg.n_features})")

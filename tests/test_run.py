@@ -95,6 +95,8 @@ def test_divergence_is_recorded_not_raised(make_cfg, tmp_path):
     ("task.batch_size=0", "task.batch_size"),
     ("optim.lr=0", "optim.lr"),
     ("optim.lr=-1", "optim.lr"),
+    ("optim.lr=true", "optim.lr"),  # YAML's true is a bool, not the number 1
+    ("trainer.max_epochs=true", "trainer.max_epochs"),
     ("trainer.device=tpu", "trainer.device"),
 ])
 def test_bad_values_are_user_errors(make_cfg, tmp_path, override, key):

@@ -119,7 +119,7 @@ def test_regression_data_follows_the_seed(make_cfg):
     assert torch.equal(a.y_train, b.y_train) and not torch.equal(a.y_train, c.y_train)
 
 
-@pytest.mark.parametrize("value", [-0.1, 1.0, 1.5])
+@pytest.mark.parametrize("value", [-0.1, 1.0, 1.5, "false"])
 def test_outlier_fraction_range(make_cfg, value):
     with pytest.raises(UserError, match=r"task.outlier_fraction=.*\[0, 1\)"):
         tasks.get("regression").check(make_cfg(f"task.outlier_fraction={value}").task)

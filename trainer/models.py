@@ -7,7 +7,7 @@ import math
 from omegaconf import DictConfig
 from torch import nn
 
-from tasks import Misfit, require
+from tasks import Misfit, is_int, require
 
 MODELS = ("linear", "mlp", "cnn")
 
@@ -43,7 +43,7 @@ def build(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int) -> nn.M
         return mlp(n_in, [], n_outputs)
     if name == "mlp":
         sizes = list(cfg.hidden_sizes)
-        require(all(isinstance(s, int) and s >= 1 for s in sizes), "model.hidden_sizes", sizes,
+        require(all(is_int(s) and s >= 1 for s in sizes), "model.hidden_sizes", sizes,
                 "a list of integers >= 1")
         return mlp(n_in, sizes, n_outputs)
     if len(input_shape) != 3 or min(input_shape[1:]) < 6:

@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 import tasks
-from tasks import Misfit, UserError, require
+from tasks import Misfit, UserError, is_int, is_number, require
 from trainer import checkpoint, losses, models, optimizers, results, resume
 from trainer.logger import RunLogger
 from trainer.loop import Settings, fit, steps_per_epoch
@@ -40,20 +40,18 @@ def pick_device(name: str) -> torch.device:
 def check(cfg: DictConfig, task: Any) -> None:
     """Every value range, before any data is read or anything is trained."""
     def positive_int(key: str, value: object) -> None:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-        require(ok, key, value, "an integer >= 1")
+        require(is_int(value) and value >= 1, key, value, "an integer >= 1")
 
     positive_int("trainer.max_epochs", cfg.trainer.max_epochs)
     positive_int("task.batch_size", cfg.task.batch_size)
     positive_int("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
     if cfg.trainer.limit_train_batches is not None:
         positive_int("trainer.limit_train_batches", cfg.trainer.limit_train_batches)
-    require(isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool) and cfg.seed >= 0,
-            "seed", cfg.seed, "an integer >= 0")
+    require(is_int(cfg.seed) and cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
     require(str(cfg.trainer.precision) in PRECISIONS, "trainer.precision", cfg.trainer.precision,
             f"one of {', '.join(PRECISIONS)}")
     lr = cfg.optim.lr
-    require(isinstance(lr, (int, float)) and lr > 0, "optim.lr", lr, "a number > 0")
+    require(is_number(lr) and lr > 0, "optim.lr", lr, "a number > 0")
     losses.check(dict(cfg.loss))
     task.check(cfg.task)
 
