@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import Counter
@@ -12,7 +11,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from trainer import results
 from trainer.results import METRICS_FILE
+from trainer.resume import FINISHED
 
 log = logging.getLogger("lossbench")
 
@@ -25,9 +26,9 @@ class SweepSummary(Callback):
         statuses = Counter()
         failed = []
         for path in sorted(sweep_dir.glob(f"*/{METRICS_FILE}")):
-            status = json.loads(path.read_text()).get("status", "unknown")
+            status = results.read(path.parent).get("status", "unknown")
             statuses[status] += 1
-            if status not in ("ok", "diverged", "skipped"):
+            if status not in FINISHED:
                 failed.append(path.parent.name)
         counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
         log.info("sweep %s: %s", sweep_dir, counts or "no runs")
