@@ -16,20 +16,24 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from trainer import objective
+
 # configs/hydra/launcher/submitit_*.yaml share the plugin's config names on purpose:
 # users type hydra/launcher=submitit_slurm, and Hydra checks our keys against the
 # plugin's schema. Hydra calls that matching deprecated; the check is what we want.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against "
                         "ConfigStore schema", category=UserWarning)
+# configs/train.yaml's `objective` defaults follow the task: Optuna's sweeper reads them.
+objective.register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns `objective.metric` of the run, for sweepers that optimise (Optuna)."""
     from tasks import UserError
-    from trainer import objective
     from trainer.run import run
 
+    objective.register_resolvers()  # a launcher's worker may not have imported this module
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:

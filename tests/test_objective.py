@@ -7,7 +7,8 @@ import os
 
 import pytest
 import yaml
-from conftest import ROOT, TINY_REGRESSION, train_cli
+from conftest import CONFIGS, ROOT, TINY_REGRESSION, train_cli
+from hydra import compose, initialize_config_dir
 from hypothesis import given
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -49,7 +50,44 @@ def test_a_wrong_objective_on_the_command_line_is_one_clear_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: objective.metric='test/accuracy' is not a metric of task=regression; "
-        "choose one of test/mse, test/mae, test/r2, test/loss, train/loss_epoch."]
+        "choose one of val/mse, val/mae, val/r2, val/loss, test/mse, test/mae, test/r2, "
+        "test/loss, train/loss_epoch."]
+
+
+@pytest.mark.parametrize(("task", "metric", "direction"), [
+    ("mnist", "val/accuracy", "maximize"), ("mnist_binary", "val/accuracy", "maximize"),
+    ("regression", "val/mse", "minimize")])
+def test_by_default_the_objective_is_the_main_validation_metric(make_cfg, task, metric,
+                                                                 direction):
+    cfg = make_cfg(f"task={task}")
+    assert (cfg.objective.metric, cfg.objective.direction) == (metric, direction)
+    objective.check(cfg)
+
+
+@pytest.mark.parametrize(("given", "direction"), [
+    ("val/r2", "maximize"), ("test/auc", "maximize"), ("val/loss", "minimize"),
+    ("test/mae", "minimize"), ("train/loss_epoch", "minimize")])
+def test_the_direction_follows_the_metric_unless_given(make_cfg, given, direction):
+    assert make_cfg("task=regression", f"objective.metric={given}").objective.direction \
+        == direction
+    assert make_cfg("objective.metric=val/mse", "objective.direction=maximize"
+                    ).objective.direction == "maximize"
+
+
+def test_without_a_validation_split_the_default_is_the_test_metric(make_cfg):
+    cfg = make_cfg("task=regression", "task.val_fraction=0")
+    assert (cfg.objective.metric, cfg.objective.direction) == ("test/mse", "minimize")
+    with pytest.raises(UserError, match=r"objective\.metric='val/mse' needs a validation split"):
+        objective.check(make_cfg("task=regression", "task.val_fraction=0",
+                                 "objective.metric=val/mse"))
+
+
+def test_the_lr_search_optimises_the_validation_metric_in_its_direction():
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=lr", "task=fashion_mnist"],
+                      return_hydra_config=True)
+    assert cfg.objective.metric == "val/accuracy"
+    assert cfg.hydra.sweeper.direction == "maximize"
 
 
 def test_optuna_study_survives_trials_that_diverge(tmp_path):

@@ -44,7 +44,7 @@ class RunLogger:
         self.writer.flush()
         history = [*self.record["history"], entry]
         self.record.update(history=history, epochs_completed=epoch, final=_metrics(entry),
-                           best=_best(history), wall_s=self.wall_s())
+                           best=_best(history), selected=_selected(history), wall_s=self.wall_s())
 
     def commit(self) -> None:
         """metrics.json catches up with the epoch, once its checkpoint is on disk."""
@@ -77,14 +77,35 @@ def _metrics(entry: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in entry.items() if "/" in k}
 
 
-def _best(history: list[dict[str, float]]) -> dict[str, float]:
+def _higher_is_better(tag: str) -> bool:
     from tasks.metrics import HIGHER_IS_BETTER
 
+    return HIGHER_IS_BETTER.get(tag.split("/", 1)[1], False)
+
+
+def _best(history: list[dict[str, float]]) -> dict[str, float]:
+    """Each test metric at its own best epoch: the oracle figure, chosen by the test set."""
     best: dict[str, float] = {}
     for tag in history[-1]:
         if tag.startswith("test/"):
-            pick = max if HIGHER_IS_BETTER.get(tag.removeprefix("test/"), False) else min
+            pick = max if _higher_is_better(tag) else min
             values = [h[tag] for h in history if h.get(tag) == h.get(tag)]  # drop NaN
             if values:
                 best[tag] = pick(values)
     return best
+
+
+def _selected(history: list[dict[str, float]]) -> dict[str, float] | None:
+    """The epoch with the best validation main metric, and every test metric at that epoch.
+
+    The main metric is the task's first (evaluate() puts it first): val/accuracy or val/mse.
+    Rebuilt from the whole history, so a resumed run selects as an uninterrupted one would;
+    a tie goes to the earliest epoch. None without a validation split.
+    """
+    tag = next((t for t in history[-1] if t.startswith("val/") and t != "val/loss"), None)
+    scored = [h for h in history if tag and h.get(tag) == h.get(tag)]  # drop NaN
+    if not scored:
+        return None
+    sign = 1 if _higher_is_better(tag) else -1
+    chosen = max(scored, key=lambda h: (sign * h[tag], -h["epoch"]))
+    return {"epoch": chosen["epoch"], **{k: v for k, v in chosen.items() if k.startswith("test/")}}

@@ -53,14 +53,17 @@ def steps_per_epoch(n_train: int, cfg: Settings) -> int:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tuple[str, ...],
-             autocast: torch.autocast | None = None, batch_size: int = 4096) -> dict[str, float]:
-    """Clean-test metrics, from one pass in large batches and one copy to the host."""
+             autocast: torch.autocast | None = None, batch_size: int = 4096,
+             split: str = "test") -> dict[str, float]:
+    """`<split>/<metric>` and `<split>/loss` on the clean test set or the validation split,
+    from one pass in large batches and one copy to the host."""
+    x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
     model.eval()
     with autocast or torch.autocast("cpu", enabled=False):
-        outputs = torch.cat([model(data.prepare(x)) for x in data.x_test.split(batch_size)])
+        outputs = torch.cat([model(data.prepare(batch)) for batch in x.split(batch_size)])
     model.train()
-    scores = {f"test/{k}": v for k, v in compute(metrics, outputs, data.y_test).items()}
-    scores["test/loss"] = loss_fn(outputs, data.y_test).item()
+    scores = {f"{split}/{k}": v for k, v in compute(metrics, outputs, y).items()}
+    scores[f"{split}/loss"] = loss_fn(outputs, y).item()
     return scores
 
 
@@ -129,6 +132,8 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
             bar.close()
         entry = {"epoch": epoch, "train/loss_epoch": epoch_sum / steps}
         entry.update(evaluate(forward, data, loss_fn, metrics, autocast))
+        if data.x_val is not None:
+            entry.update(evaluate(forward, data, loss_fn, metrics, autocast, split="val"))
         if not _finite_parameters(model):
             return Outcome("diverged", f"a model parameter became NaN or Inf in epoch {epoch}")
         entry["time_s"] = round(time.perf_counter() - started, 4)

@@ -1,5 +1,12 @@
 """The number train.py hands back to a sweeper that optimises (hparams_search=lr).
 
+By default that is the task's main metric on the validation split (val/accuracy,
+val/mse), so a learning rate is tuned without looking at the test set, and the
+direction follows from the metric (maximise accuracy, AUC and R², minimise the
+rest). Both are config interpolations (`objective` in train.yaml) resolved by
+the functions registered here, so Optuna's sweeper knows the direction before
+the first trial; a value given on the command line wins.
+
 Optuna marks a trial failed when it gets NaN, and Hydra's Optuna sweeper then
 stops the whole study, so a run that diverged, was skipped or failed returns
 the worst value for the direction instead: +inf when minimising, -inf when
@@ -11,28 +18,56 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from omegaconf import DictConfig
-
-import tasks
-from tasks import UserError, require
+from omegaconf import DictConfig, OmegaConf
 
 DIRECTIONS = ("minimize", "maximize")
 
 
+def main_metric(task_name: str, val_fraction: Any) -> str:
+    """`val/<the task's first metric>`, or `test/…` without a validation split."""
+    import tasks
+
+    if task_name not in tasks.names():
+        return "test/loss"  # run() reports the unknown task itself
+    split = "test" if val_fraction in (0, 0.0, "0") else "val"
+    return f"{split}/{tasks.get(task_name).METRICS[0]}"
+
+
+def direction(metric: str) -> str:
+    from tasks.metrics import HIGHER_IS_BETTER
+
+    return "maximize" if HIGHER_IS_BETTER.get(metric.split("/")[-1], False) else "minimize"
+
+
+def register_resolvers() -> None:
+    """Before Hydra composes `objective`; again in a launcher's worker process."""
+    OmegaConf.register_new_resolver("lossbench_main_metric", main_metric, replace=True)
+    OmegaConf.register_new_resolver("lossbench_direction", direction, replace=True)
+
+
 def check(cfg: DictConfig) -> None:
     """A misspelt objective would make every trial equally bad: refuse it before training."""
-    metric, direction = cfg.objective.metric, cfg.objective.direction
-    require(direction in DIRECTIONS, "objective.direction", direction, " or ".join(DIRECTIONS))
+    import tasks
+    from tasks import UserError, require
+
+    metric, direction_ = cfg.objective.metric, cfg.objective.direction
+    require(direction_ in DIRECTIONS, "objective.direction", direction_, " or ".join(DIRECTIONS))
     if cfg.task.name not in tasks.names():
         return  # run() reports the unknown task itself
-    allowed = metric_names(tasks.get(cfg.task.name).METRICS)
+    with_val = cfg.task.get("val_fraction", 0) != 0
+    allowed = metric_names(tasks.get(cfg.task.name).METRICS, with_val)
+    if metric.startswith("val/") and not with_val:
+        raise UserError(f"objective.metric={metric!r} needs a validation split, but "
+                        f"task.val_fraction={cfg.task.val_fraction}; choose one of "
+                        f"{', '.join(allowed)}, or set task.val_fraction above 0.")
     if metric not in allowed:
         raise UserError(f"objective.metric={metric!r} is not a metric of task={cfg.task.name}; "
                         f"choose one of {', '.join(allowed)}.")
 
 
-def metric_names(task_metrics: tuple[str, ...]) -> list[str]:
-    return [*(f"test/{m}" for m in task_metrics), "test/loss", "train/loss_epoch"]
+def metric_names(task_metrics: tuple[str, ...], with_val: bool = False) -> list[str]:
+    splits = ("val", "test") if with_val else ("test",)
+    return [*(f"{s}/{m}" for s in splits for m in (*task_metrics, "loss")), "train/loss_epoch"]
 
 
 def value(cfg: DictConfig, record: dict[str, Any]) -> float:

@@ -53,7 +53,7 @@ def check(cfg: DictConfig, task: Any) -> None:
     lr = cfg.optim.lr
     require(is_number(lr) and lr > 0, "optim.lr", lr, "a number > 0")
     losses.check(dict(cfg.loss))
-    task.check(cfg.task)
+    tasks.check(task, cfg.task)
 
 
 def misfit(cfg: DictConfig, task: Any) -> str | None:
@@ -108,7 +108,7 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
             raise UserError(f"trainer.precision=16 needs CUDA, but the run is on {device}; "
                             "use trainer.precision=bf16 or 32.")
         seed_everything(cfg.seed)
-        data = task.build(cfg.task).to(device)
+        data = tasks.build(task, cfg.task).to(device)
         model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
         loss_fn = losses.build(dict(cfg.loss), data.kind)
         optimizer = optimizers.build(cfg.optim, model.parameters())
@@ -134,19 +134,22 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         diagnostics=cfg.trainer.diagnostics,
     )
     record["device"] = str(device)
-    record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
+    n_val = 0 if data.x_val is None else len(data.x_val)
+    record["data"] = {"n_train": len(data.x_train), "n_val": n_val, "n_test": len(data.x_test),
+                      **data.info}
     purge_step = None
     if cfg.trainer.resume and state is None:
         # Killed before its first checkpoint: start over, without the dead run's curves.
         for events in run_dir.glob("events.out.tfevents.*"):
             events.unlink()
     if state is not None:
-        record.update({k: state["record"][k] for k in ("history", "final", "best", "wall_s")},
+        record.update({k: state["record"].get(k) for k in ("history", "final", "best", "selected",
+                                                           "wall_s")},
                       epochs_completed=state["epoch"])
         purge_step = state["epoch"] * steps_per_epoch(len(data.x_train), settings) + 1
         log.info("resuming %s after epoch %d", run_dir, state["epoch"])
-    log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name, device,
-             len(data.x_train), len(data.x_test),
+    log.info("%s × %s on %s: %d train / %d validation / %d test samples%s", cfg.task.name,
+             cfg.loss.name, device, len(data.x_train), n_val, len(data.x_test),
              "".join(f", {k} {v:.4g}" for k, v in data.info.items()))
     logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs, purge_step=purge_step,
                        started=started)
