@@ -5,7 +5,7 @@ targets are scaled to unit variance. Training targets get Gaussian noise and,
 for a fraction `outlier_fraction` of samples, a gross positive error of about
 `outlier_scale` standard deviations (think of a saturated sensor). Test
 targets are the noiseless truth, so test metrics measure how close the model
-got to the real function.
+got to the real function. `n_train` is the pool the validation split is cut from.
 """
 
 from __future__ import annotations
