@@ -158,3 +158,21 @@ def test_average_ranks_share_ties():
     scores = np.array([[0.9, 0.9, 0.5], [0.8, 0.7, 0.6]])
     assert stats.average_ranks(scores, higher_is_better=True).tolist() == [1.25, 1.75, 3.0]
     assert stats.average_ranks(scores, higher_is_better=False).tolist() == [2.75, 2.25, 1.0]
+
+
+def test_the_best_lr_is_chosen_on_validation_not_on_test(tmp_path, capsys):
+    # lr 0.01 looks best on test, lr 0.001 on validation: the table must follow validation.
+    for lr, val, test in ((1e-3, 0.90, 0.80), (1e-2, 0.85, 0.88)):
+        for seed in range(2):
+            run_dir = tmp_path / f"{lr}-{seed}"
+            run_dir.mkdir()
+            (run_dir / "metrics.json").write_text(json.dumps({
+                "task": "mnist", "loss": "ce", "model": "mlp", "optim": "adam", "lr": lr,
+                "seed": seed, "status": "ok", "reason": None, "epochs_completed": 2,
+                "final": {"test/accuracy": test, "val/accuracy": val},
+                "best": {"test/accuracy": test}, "selected": {"epoch": 2, "test/accuracy": test},
+                "history": [], "wall_s": 1.0,
+                "hparams": {"seed": seed, "optim.lr": lr, "task.data_seed": seed}}))
+    (row,) = rows(report(capsys, str(tmp_path)), "Best learning rate")
+    assert (row["best lr"], row["chosen on"], row["final test/accuracy"]) == (
+        "0.001", "val/accuracy", "0.8")
