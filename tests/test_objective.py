@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import objective
 
 
