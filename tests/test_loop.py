@@ -75,7 +75,7 @@ def test_autocast_sets_the_dtype_the_model_computes_in(make_cfg, tmp_path, monke
 
     monkeypatch.setattr(models, "build", recording)
     record = run(make_cfg("task=mnist", "loss=ce", f"trainer.precision={precision}"), tmp_path)
-    assert record["status"] == "ok" and record["hparams"]["trainer.precision"] == precision
+    assert record["status"] == "ok" and str(record["hparams"]["trainer.precision"]) == precision
     assert seen == {dtype}  # training steps and the test pass alike
 
 
