@@ -14,26 +14,43 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from trainer import objective
+from lossbench.metrics import direction
 
 # configs/hydra/launcher/submitit_*.yaml share the plugin's config names on purpose:
 # users type hydra/launcher=submitit_slurm, and Hydra checks our keys against the
 # plugin's schema. Hydra calls that matching deprecated; the check is what we want.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against "
                         "ConfigStore schema", category=UserWarning)
-# configs/train.yaml's `objective` defaults follow the task: Optuna's sweeper reads them.
-objective.register_resolvers()
+
+
+
+def main_metric(task_name: str, val_fraction: object) -> str:
+    """configs/train.yaml's objective.metric: the task's main metric, on validation if any."""
+    from trainer.objective import default_metric  # imports torch: only when it is read
+
+    return default_metric(task_name, val_fraction)
+
+
+def register_resolvers() -> None:
+    """configs/train.yaml's objective: the metric and its own direction unless the user gives
+    them. Again inside main(): a launcher's worker process may not run this module's top."""
+    OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
+    OmegaConf.register_new_resolver("main_metric", main_metric, replace=True)
+
+
+register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns `objective.metric` of the run, for sweepers that optimise (Optuna)."""
-    from tasks import UserError
+    from lossbench.errors import UserError
+    from trainer import objective
     from trainer.run import run
 
-    objective.register_resolvers()  # a launcher's worker may not have imported this module
+    register_resolvers()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:

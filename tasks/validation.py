@@ -7,18 +7,21 @@ as published, so the split does not move when the label noise changes. The
 validation part carries the training data's corruption (flipped labels,
 outliers), as a user's own held-out data would; `task.val_clean=true` gives it
 the targets from before the corruption instead. The test set is never touched.
+`tasks.get` wraps every task in `Validated`, so no task carves the split by hand.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from tasks.base import TaskData, UserError, is_number, require
+from lossbench.contract import Task, TaskData
+from lossbench.errors import UserError, is_number, require
 
 
 def check(cfg: DictConfig) -> None:
@@ -81,3 +84,18 @@ def carve(data: TaskData, cfg: DictConfig) -> TaskData:
         clean_y_train=None if data.clean_y_train is None else data.clean_y_train[train],
         info=info,
     )
+
+
+class Validated:
+    """A task whose training data `carve` splits after the task (and its label noise) built it."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
+
+    def check(self, cfg: Any) -> None:
+        self.task.check(cfg)
+        check(cfg)
+
+    def build(self, cfg: Any) -> TaskData:
+        return carve(self.task.build(cfg), cfg)

@@ -14,9 +14,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from trainer import objective
+from train import register_resolvers
 
-objective.register_resolvers()  # train.py does this before Hydra composes the configs
+register_resolvers()  # train.py does this before Hydra composes the configs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

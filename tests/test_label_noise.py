@@ -11,7 +11,8 @@ from hydra import compose, initialize_config_dir
 from tbparse import SummaryReader
 
 import tasks
-from tasks import UserError, noise
+from lossbench.errors import UserError
+from tasks import noise
 from trainer.run import run
 
 CLEAN = torch.arange(1000) % 10  # 100 labels of each class
@@ -54,8 +55,9 @@ def test_noise_follows_the_seed():
 @pytest.mark.parametrize("task", ["mnist", "fashion_mnist", "digits", "mnist_binary"])
 def test_every_classification_task_flips_training_labels_only(make_cfg, task):
     module = tasks.get(task)
-    clean = module.build(make_cfg(f"task={task}").task)
-    dirty = module.build(make_cfg(f"task={task}", "task.label_noise=0.4").task)
+    clean = module.build(make_cfg("task.val_fraction=0", f"task={task}").task)
+    dirty = module.build(make_cfg("task.val_fraction=0", f"task={task}",
+                                  "task.label_noise=0.4").task)
     assert clean.info["label_noise"] == 0.0 and not clean.corrupted.any()
     assert torch.equal(clean.y_test, dirty.y_test) and torch.equal(clean.x_train, dirty.x_train)
     assert torch.equal(dirty.corrupted, dirty.y_train != clean.y_train)

@@ -9,14 +9,17 @@ import torch
 from conftest import train_cli
 
 import tasks
-from tasks import UserError, validation
+from lossbench.contract import TaskData
+from lossbench.errors import UserError
+from tasks import validation
 from trainer.logger import _selected
 from trainer.run import run
 
 
-def data(make_cfg, *overrides: str) -> tasks.TaskData:
+def data(make_cfg, *overrides: str) -> TaskData:
+    """A task's data as a run gets it: through tasks.get, which adds noise and the split."""
     cfg = make_cfg(*overrides)
-    return tasks.build(tasks.get(cfg.task.name), cfg.task)
+    return tasks.get(cfg.task.name).build(cfg.task)
 
 
 def rows(x: torch.Tensor) -> set[bytes]:
@@ -36,7 +39,8 @@ def test_the_split_is_disjoint_complete_and_stratified():
 
 @pytest.mark.parametrize("task", ["mnist", "digits", "mnist_binary", "regression"])
 def test_validation_comes_from_training_data_never_from_test(make_cfg, task):
-    pool = tasks.get(task).build(make_cfg(f"task={task}").task)
+    pool = data(make_cfg, f"task={task}", "task.val_fraction=0")
+    assert pool.x_val is None
     split = data(make_cfg, f"task={task}", "task.val_fraction=0.2")
     assert len(split.x_train) + len(split.x_val) == len(pool.x_train)
     assert len(split.x_val) == int(np.ceil(0.2 * len(pool.x_train)))
@@ -103,7 +107,7 @@ def test_seeds_with_a_fixed_data_seed_differ_only_in_initialisation(make_cfg, tm
 def test_bad_values_are_refused_before_any_data_is_read(make_cfg, override, message):
     cfg = make_cfg("task=digits", override)
     with pytest.raises(UserError, match=message):
-        tasks.check(tasks.get("digits"), cfg.task)
+        tasks.get("digits").check(cfg.task)
 
 
 def test_a_split_too_small_for_every_class_is_one_clear_line(tmp_path):

@@ -1,11 +1,9 @@
 """The number train.py hands back to a sweeper that optimises (hparams_search=lr).
 
 By default that is the task's main metric on the validation split (val/accuracy,
-val/mse), so a learning rate is tuned without looking at the test set, and the
-direction follows from the metric (maximise accuracy, AUC and R², minimise the
-rest). Both are config interpolations (`objective` in train.yaml) resolved by
-the functions registered here, so Optuna's sweeper knows the direction before
-the first trial; a value given on the command line wins.
+val/mse), so a learning rate is tuned without looking at the test set
+(`default_metric`, the `main_metric` resolver in configs/train.yaml); its
+direction follows from the metric unless given (`metric_direction`).
 
 Optuna marks a trial failed when it gets NaN, and Hydra's Optuna sweeper then
 stops the whole study, so a run that diverged, was skipped or failed returns
@@ -18,40 +16,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+
+import tasks
+from lossbench.errors import UserError, require
+from lossbench.status import RunStatus
 
 DIRECTIONS = ("minimize", "maximize")
 
 
-def main_metric(task_name: str, val_fraction: Any) -> str:
-    """`val/<the task's first metric>`, or `test/…` without a validation split."""
-    import tasks
-
-    if task_name not in tasks.names():
-        return "test/loss"  # run() reports the unknown task itself
-    split = "test" if val_fraction in (0, 0.0, "0") else "val"
-    return f"{split}/{tasks.get(task_name).METRICS[0]}"
-
-
-def direction(metric: str) -> str:
-    from tasks.metrics import HIGHER_IS_BETTER
-
-    return "maximize" if HIGHER_IS_BETTER.get(metric.split("/")[-1], False) else "minimize"
-
-
-def register_resolvers() -> None:
-    """Before Hydra composes `objective`; again in a launcher's worker process."""
-    OmegaConf.register_new_resolver("lossbench_main_metric", main_metric, replace=True)
-    OmegaConf.register_new_resolver("lossbench_direction", direction, replace=True)
-
-
 def check(cfg: DictConfig) -> None:
     """A misspelt objective would make every trial equally bad: refuse it before training."""
-    import tasks
-    from tasks import UserError, require
-
-    metric, direction_ = cfg.objective.metric, cfg.objective.direction
-    require(direction_ in DIRECTIONS, "objective.direction", direction_, " or ".join(DIRECTIONS))
+    metric, direction = cfg.objective.metric, cfg.objective.direction
+    require(direction in DIRECTIONS, "objective.direction", direction, " or ".join(DIRECTIONS))
     if cfg.task.name not in tasks.names():
         return  # run() reports the unknown task itself
     with_val = cfg.task.get("val_fraction", 0) != 0
@@ -70,10 +47,18 @@ def metric_names(task_metrics: tuple[str, ...], with_val: bool = False) -> list[
     return [*(f"{s}/{m}" for s in splits for m in (*task_metrics, "loss")), "train/loss_epoch"]
 
 
+def default_metric(task_name: str, val_fraction: Any) -> str:
+    """`val/<the task's first metric>`, or `test/…` without a validation split."""
+    if task_name not in tasks.names():
+        return "test/loss"  # run() reports the unknown task itself
+    split = "test" if val_fraction in (0, 0.0, "0") else "val"
+    return f"{split}/{tasks.get(task_name).METRICS[0]}"
+
+
 def value(cfg: DictConfig, record: dict[str, Any]) -> float:
     """The run's final `objective.metric`, or the worst value when there is none to trust."""
     worst = math.inf if cfg.objective.direction == "minimize" else -math.inf
-    if record["status"] != "ok":
+    if record["status"] != RunStatus.OK:
         return worst
     result = record["final"].get(cfg.objective.metric)
     if result is None or not math.isfinite(result):

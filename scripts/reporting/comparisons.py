@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from lossbench.metrics import higher_is_better
 from scripts.reporting import stats
 from scripts.reporting.runs import Runs
-from scripts.reporting.summary import TaskSummary, higher_is_better, shown
+from scripts.reporting.summary import OK, TaskSummary, shown
 
 # The loss every other is compared with, by the task's target kind.
 REFERENCE = {"multiclass": "ce", "binary": "bce_logits", "regression": "mse"}
@@ -49,7 +50,7 @@ def compare(runs: Runs, summaries: list[TaskSummary], dims: list[str],
             reference: str | None = None, measure: str = "selected") -> Comparisons:
     rows, notes = [], []
     for s in summaries:
-        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == "ok")]
+        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == OK)]
         if s.metric is None or ok.empty:
             continue
         ref = reference or default_reference(s.task)

@@ -15,15 +15,11 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from lossbench.metrics import higher_is_better
+from lossbench.status import RunStatus
 from scripts.reporting import stats
 from scripts.reporting.runs import Runs
-from scripts.reporting.summary import (
-    TaskSummary,
-    dimensions,
-    has_selection,
-    higher_is_better,
-    shown,
-)
+from scripts.reporting.summary import TaskSummary, dimensions, has_selection, shown
 
 BAND = "band: 95% CI"
 
@@ -118,7 +114,7 @@ def curves_figure(runs: Runs, s: TaskSummary, dims: list[str], out: Path) -> Pat
 
 def sweep_figure(runs: Runs, s: TaskSummary, key: str, dims: list[str], out: Path) -> Path:
     """Final, selected and oracle metric against one swept number, one line per loss."""
-    table = runs.table[(runs.table.task == s.task) & (runs.table.status == "ok")]
+    table = runs.table[(runs.table.task == s.task) & (runs.table.status == RunStatus.OK.value)]
     others = [d for d in dims if d != key]
     style = styles(list(set(runs.table[runs.table.task == s.task].loss)))
     kinds = {"final": "last epoch", "selected": "epoch chosen on validation",
@@ -185,7 +181,8 @@ def draw(runs: Runs, summaries: list[TaskSummary], out: Path) -> list[Path]:
             continue
         paths.append(curves_figure(runs, s, dims, out))
         paths.append(diagnostics_figure(runs, s, dims, out))
-        finished = runs.table[(runs.table.task == s.task) & (runs.table.status == "ok")]
+        table = runs.table
+        finished = table[(table.task == s.task) & (table.status == RunStatus.OK.value)]
         for key in dims:
             if numeric(finished, key) and finished[key].nunique() > 1:
                 paths.append(sweep_figure(runs, s, key, dims, out))

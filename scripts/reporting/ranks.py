@@ -22,10 +22,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from lossbench.metrics import higher_is_better
 from scripts.reporting import stats
 from scripts.reporting.comparisons import measure_for
 from scripts.reporting.runs import Runs
-from scripts.reporting.summary import TaskSummary, higher_is_better, shown
+from scripts.reporting.summary import OK, TaskSummary, shown
 
 
 @dataclass
@@ -43,7 +44,7 @@ def scores(runs: Runs, summaries: list[TaskSummary], dims: list[str], measure: s
     """blocks × losses: mean over seeds, signed so that higher is better in every block."""
     rows, names, notes = [], [], []
     for s in summaries:
-        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == "ok")]
+        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == OK)]
         if s.metric is None or ok.empty:
             continue
         column = f"{measure_for(ok, s.metric, measure)}/{s.metric}"
