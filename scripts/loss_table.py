@@ -17,11 +17,13 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-import tasks
-from tasks import KINDS
-from trainer import losses
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's losses, not an installed copy's
+
+import tasks  # noqa: E402
+from tasks import KINDS  # noqa: E402
+from trainer import losses  # noqa: E402
+
 README = ROOT / "README.md"
 START, END = "<!-- loss-table:start -->", "<!-- loss-table:end -->"
 

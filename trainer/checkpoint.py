@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer.schedulers import Schedule
+
 CHECKPOINT = Path("checkpoints") / "last.pt"
 
 
@@ -44,14 +46,15 @@ def restore_rng(states: dict[str, Any], order: torch.Generator) -> None:
 
 
 def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-         order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any]) -> None:
+         order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any],
+         schedule: Schedule | None = None) -> None:
     path = run_dir / CHECKPOINT
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "epoch": record["epochs_completed"],
-        "model": model.state_dict(),
+        "model": model.state_dict(),  # batch norm's running statistics included
         "optimizer": optimizer.state_dict(),
-        "scheduler": None,  # no schedulers yet; the slot keeps the format stable
+        "scheduler": None if schedule is None else schedule.state_dict(),  # None: constant lr
         "scaler": scaler.state_dict(),  # empty unless fp16 autocast is on
         "rng": rng_states(order),
         "record": record,
@@ -74,9 +77,12 @@ def load(run_dir: Path, device: torch.device) -> dict[str, Any] | None:
 
 
 def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
-            order: torch.Generator, scaler: torch.amp.GradScaler) -> None:
+            order: torch.Generator, scaler: torch.amp.GradScaler,
+            schedule: Schedule | None = None) -> None:
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    optimizer.load_state_dict(state["optimizer"])  # the lr the next step uses, too
+    if schedule is not None:
+        schedule.load_state_dict(state["scheduler"])
     if state["scaler"]:
         scaler.load_state_dict(state["scaler"])
     # map_location moved every tensor to the device; RNG states must live on the CPU.

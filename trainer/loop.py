@@ -18,7 +18,7 @@ from torch import nn
 
 from tasks import TaskData
 from tasks.metrics import compute
-from trainer import checkpoint
+from trainer import checkpoint, schedulers
 from trainer.diagnostics import OutputGradients
 from trainer.logger import RunLogger
 
@@ -34,6 +34,8 @@ class Settings:
     precision: str = "32"  # "32", "bf16" or "16" (autocast; 16 adds a gradient scaler)
     compile: bool = False
     diagnostics: bool = False  # output-gradient scalars at logged steps
+    gradient_clip_val: float | None = None  # global gradient-norm bound, None for none
+    scheduler: dict | None = None  # the scheduler config (schedulers.py); None is constant
 
     def autocast(self, device: torch.device) -> torch.autocast:
         dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(self.precision)
@@ -76,9 +78,11 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
     device = data.x_train.device
     order = torch.Generator(device=device).manual_seed(cfg.seed)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "16")
+    # Built before the optimizer state is restored: torch's constructors set its lr.
+    schedule = schedulers.build(cfg.scheduler, optimizer, steps_per_epoch(len(data.x_train), cfg))
     first_epoch = 1
     if resume_from is not None:
-        checkpoint.restore(resume_from, model, optimizer, order, scaler)
+        checkpoint.restore(resume_from, model, optimizer, order, scaler, schedule)
         first_epoch = resume_from["epoch"] + 1
     forward = torch.compile(model) if cfg.compile else model  # checkpoints keep `model`'s names
     diagnostics = OutputGradients(data.corrupted) if cfg.diagnostics else None
@@ -90,6 +94,7 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
 
     for epoch in range(first_epoch, cfg.max_epochs + 1):
         started = time.perf_counter()
+        lr = schedulers.current_lr(optimizer)  # the epoch's lr (its first step's, if per step)
         batches = torch.randperm(n, device=device, generator=order).split(cfg.batch_size)[:steps]
         window = torch.zeros((), device=device)  # loss summed since the last read-back
         epoch_sum = 0.0
@@ -106,8 +111,11 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
             scaler.scale(loss).backward()
             grad_scalars = diagnostics.scalars(model, idx, scaler.get_scale()) \
                 if diagnostics and log_now else {}
+            if cfg.gradient_clip_val:
+                _clip_gradients(model, optimizer, scaler, cfg.gradient_clip_val)
             scaler.step(optimizer)
             scaler.update()
+            schedule.after_step()
             window += loss.detach()
             if log_now:
                 window_sum = window.item()  # the loop's only host sync
@@ -127,7 +135,8 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
                 bar.update()
         if bar is not None:
             bar.close()
-        entry = {"epoch": epoch, "train/loss_epoch": epoch_sum / steps}
+        schedule.after_epoch()
+        entry = {"epoch": epoch, "train/loss_epoch": epoch_sum / steps, "train/lr": lr}
         entry.update(evaluate(forward, data, loss_fn, metrics, autocast))
         if not _finite_parameters(model):
             return Outcome("diverged", f"a model parameter became NaN or Inf in epoch {epoch}")
@@ -137,9 +146,16 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         logger.epoch(entry, global_step=epoch * steps)
         # Checkpoint before metrics.json, so the record never claims an epoch
         # that a resume could not start after.
-        checkpoint.save(logger.run_dir, model, optimizer, order, scaler, logger.record)
+        checkpoint.save(logger.run_dir, model, optimizer, order, scaler, logger.record, schedule)
         logger.commit()
     return Outcome("ok")
+
+
+def _clip_gradients(model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scaler: torch.amp.GradScaler, max_norm: float) -> None:
+    """Bound the global gradient norm; under precision 16 the gradients are unscaled first."""
+    scaler.unscale_(optimizer)  # a no-op scaler when precision 16 is off
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
 
 
 def _finite_parameters(model: nn.Module) -> bool:

@@ -7,9 +7,9 @@ import math
 from omegaconf import DictConfig
 from torch import nn
 
-from tasks import Misfit, is_int, require
+from tasks import Misfit, UserError, is_int, require
 
-MODELS = ("linear", "mlp", "cnn")
+MODELS = ("linear", "mlp", "cnn", "toy_cnn")
 
 
 def mlp(n_in: int, hidden_sizes: list[int], n_out: int) -> nn.Sequential:
@@ -35,6 +35,31 @@ def cnn(
     )
 
 
+def toy_cnn(input_shape: tuple[int, ...], channels: list[int], hidden: int, n_out: int
+            ) -> nn.Sequential:
+    """APL's MNIST network (Ma et al. 2020): two blocks of 3×3 conv ("same" padding),
+    batch norm, ReLU and 2×2 max-pool, then linear, batch norm, ReLU and the classes.
+
+    Each pool halves the sides (rounding down): 28 → 14 → 7, and digits' 8 → 4 → 2.
+    Convolutions start Kaiming-uniform and linear layers Xavier-uniform, as in APL's code.
+    """
+    c, h, w = input_shape
+    c1, c2 = channels
+    model = nn.Sequential(
+        nn.Conv2d(c, c1, 3, padding=1), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * (h // 4) * (w // 4), hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+        nn.Linear(hidden, n_out),
+    )
+    for layer in model:
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_uniform_(layer.weight, mode="fan_in", nonlinearity="relu")
+        elif isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+    return model
+
+
 def build(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int) -> nn.Module:
     name = cfg.name
     require(name in MODELS, "model", name, f"one of {', '.join(MODELS)}")
@@ -46,9 +71,23 @@ def build(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int) -> nn.M
         require(all(is_int(s) and s >= 1 for s in sizes), "model.hidden_sizes", sizes,
                 "a list of integers >= 1")
         return mlp(n_in, sizes, n_outputs)
-    if len(input_shape) != 3 or min(input_shape[1:]) < 6:
+    smallest = {"cnn": 6, "toy_cnn": 4}[name]  # the side that still leaves one pixel
+    if len(input_shape) != 3 or min(input_shape[1:]) < smallest:
         raise Misfit(
-            f"model=cnn needs image input, but the task gives inputs of shape {input_shape}; "
-            "use model=linear or model=mlp."
+            f"model={name} needs image input of at least {smallest}×{smallest}, but the task "
+            f"gives inputs of shape {input_shape}; use model=linear or model=mlp."
         )
-    return cnn(input_shape, list(cfg.channels), cfg.hidden, n_outputs)
+    make = cnn if name == "cnn" else toy_cnn
+    return make(input_shape, list(cfg.channels), cfg.hidden, n_outputs)
+
+
+def check_batches(model: nn.Module, n_train: int, batch_size: int, limit: int | None) -> None:
+    """Batch norm cannot train on a batch of one sample: refuse a split that ends with one."""
+    n_batches = math.ceil(n_train / batch_size)
+    trains_last = limit is None or limit >= n_batches
+    has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if has_batch_norm and trains_last and n_train % batch_size == 1:
+        raise UserError(
+            f"task.batch_size={batch_size} leaves a last batch of 1 of the {n_train} training "
+            "samples, and batch norm cannot train on one sample; choose another batch size."
+        )

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 import tasks
 from tasks import Misfit, UserError, is_int, is_number, require
-from trainer import checkpoint, losses, models, optimizers, results, resume
+from trainer import checkpoint, determinism, losses, models, optimizers, protocol, results, resume
 from trainer.logger import RunLogger
 from trainer.loop import Settings, fit, steps_per_epoch
 
@@ -53,6 +53,7 @@ def check(cfg: DictConfig, task: Any) -> None:
     lr = cfg.optim.lr
     require(is_number(lr) and lr > 0, "optim.lr", lr, "a number > 0")
     losses.check(dict(cfg.loss))
+    protocol.check(cfg)
     task.check(cfg.task)
 
 
@@ -110,6 +111,8 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         seed_everything(cfg.seed)
         data = task.build(cfg.task).to(device)
         model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
+        models.check_batches(model, len(data.x_train), cfg.task.batch_size,
+                             cfg.trainer.limit_train_batches)
         loss_fn = losses.build(dict(cfg.loss), data.kind)
         optimizer = optimizers.build(cfg.optim, model.parameters())
         state = checkpoint.load(run_dir, device) if cfg.trainer.resume else None
@@ -132,6 +135,7 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         progress_bar=cfg.trainer.progress_bar,
         precision=str(cfg.trainer.precision), compile=cfg.trainer.compile,
         diagnostics=cfg.trainer.diagnostics,
+        gradient_clip_val=cfg.trainer.gradient_clip_val, scheduler=protocol.scheduler_config(cfg),
     )
     record["device"] = str(device)
     record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
@@ -157,7 +161,8 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        outcome = fit(model, data, loss_fn, optimizer, settings, task.METRICS, logger, state)
+        with determinism.enforced(cfg.trainer.deterministic):
+            outcome = fit(model, data, loss_fn, optimizer, settings, task.METRICS, logger, state)
     except KeyboardInterrupt as err:
         signal_name = str(err) or "SIGINT"
         logger.finish("interrupted", f"{signal_name} during epoch "
