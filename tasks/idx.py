@@ -7,6 +7,7 @@ the decoded tensors next to them, and normalises images per batch on the device.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -103,8 +104,9 @@ def _save_cache(path: Path, stamp: list[list[int]], tensors: Tensors) -> None:
         with open(tmp, "wb") as f:
             torch.save({"stamp": stamp, "tensors": list(tensors)}, f)
         os.replace(tmp, path)
-    except (OSError, RuntimeError):  # read-only data dir or a full disk: run uncached
-        tmp.unlink(missing_ok=True)
+    except (OSError, RuntimeError):  # read-only data dir, a full disk, `processed` a file:
+        with contextlib.suppress(OSError):  # run uncached
+            tmp.unlink(missing_ok=True)
 
 
 def load(dataset: str, data_dir: str, download: bool, fallback: Path | None = None) -> Tensors:

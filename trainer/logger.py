@@ -21,6 +21,7 @@ class RunLogger:
 
         self.run_dir = run_dir
         self.record = record
+        self.staged: dict[str, Any] = {}  # the newest epoch, until commit()
         # Wall time: what the record already holds (earlier sessions of a resumed
         # run) plus this session's, counted from `started` (a perf_counter reading).
         self.earlier_s = record["wall_s"]
@@ -43,11 +44,19 @@ class RunLogger:
         self.writer.add_scalar("epoch", epoch, global_step)  # maps steps to epochs for readers
         self.writer.flush()
         history = [*self.record["history"], entry]
-        self.record.update(history=history, epochs_completed=epoch, final=_metrics(entry),
+        # Staged, not yet the record: until its checkpoint is on disk, an interrupt
+        # or a failure must record only the epochs a resume can start after.
+        self.staged = dict(history=history, epochs_completed=epoch, final=_metrics(entry),
                            best=_best(history), wall_s=self.wall_s())
+
+    def staged_record(self) -> dict[str, Any]:
+        """The record as it will be once the staged epoch is committed: the checkpoint's copy."""
+        return {**self.record, **self.staged}
 
     def commit(self) -> None:
         """metrics.json catches up with the epoch, once its checkpoint is on disk."""
+        self.record.update(self.staged)
+        self.staged = {}
         results.write(self.run_dir, self.record)
         entry = self.record["history"][-1]
         shown = "  ".join(f"{k} {v:.4g}" for k, v in entry.items() if "/" in k)

@@ -18,7 +18,7 @@ from torch import nn
 
 from tasks import TaskData
 from tasks.metrics import compute
-from trainer import checkpoint
+from trainer import checkpoint, signals
 from trainer.diagnostics import OutputGradients
 from trainer.logger import RunLogger
 
@@ -132,13 +132,16 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         if not _finite_parameters(model):
             return Outcome("diverged", f"a model parameter became NaN or Inf in epoch {epoch}")
         entry["time_s"] = round(time.perf_counter() - started, 4)
-        # Epoch scalars share the step axis of train/loss, so a resumed run's
-        # purge_step removes everything after its checkpoint, whatever the tag.
-        logger.epoch(entry, global_step=epoch * steps)
-        # Checkpoint before metrics.json, so the record never claims an epoch
-        # that a resume could not start after.
-        checkpoint.save(logger.run_dir, model, optimizer, order, scaler, logger.record)
-        logger.commit()
+        # Ctrl-C and SIGTERM wait for the checkpoint and metrics.json to agree.
+        with signals.deferred():
+            # Epoch scalars share the step axis of train/loss, so a resumed run's
+            # purge_step removes everything after its checkpoint, whatever the tag.
+            logger.epoch(entry, global_step=epoch * steps)
+            # Checkpoint before metrics.json, so the record never claims an epoch
+            # that a resume could not start after.
+            checkpoint.save(logger.run_dir, model, optimizer, order, scaler,
+                            logger.staged_record())
+            logger.commit()
     return Outcome("ok")
 
 

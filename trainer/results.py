@@ -11,7 +11,20 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainer import storage
+from trainer.lock import Refused
+
 METRICS_FILE = "metrics.json"
+STATUSES = ("running", "ok", "diverged", "skipped", "failed", "interrupted")
+# The fields lossbench reads back (resume, sweep summary), with the types it needs.
+FIELDS: dict[str, type | tuple[type, ...]] = {
+    "task": str, "loss": str, "status": str, "epochs_completed": int, "history": list,
+    "final": dict, "best": dict, "wall_s": (int, float), "hparams": dict,
+}
+
+
+class CorruptRecord(Refused):
+    """metrics.json is there but is not a record lossbench wrote."""
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, Any]:
@@ -71,10 +84,51 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write(run_dir: Path, record: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_json_safe(record), indent=2, allow_nan=False)
-    write_atomic(run_dir / METRICS_FILE, text + "\n")
+    with storage.writing(run_dir / METRICS_FILE):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(run_dir / METRICS_FILE, text + "\n")
+
+
+def remove_temp_files(run_dir: Path) -> None:
+    """Siblings a killed write_atomic left; call only while holding the run dir."""
+    for tmp in run_dir.glob(f".{METRICS_FILE}.*"):
+        tmp.unlink(missing_ok=True)
 
 
 def read(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / METRICS_FILE).read_text())
+    """The run's record. FileNotFoundError when there is none; CorruptRecord when the
+    file is not a record lossbench wrote (a folder, not JSON, wrong fields)."""
+    path = run_dir / METRICS_FILE
+
+    def refuse(why: str) -> CorruptRecord:
+        return CorruptRecord(f"{path} {why}; delete it (the run then starts over), or choose "
+                             "another run dir.")
+
+    if path.is_dir():
+        raise refuse("is a folder, not a lossbench record")
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise refuse(f"cannot be read ({err.strerror})") from None
+    except ValueError:
+        raise refuse("is not valid JSON (torn or edited)") from None
+    wrong = problems(record)
+    if wrong:
+        raise refuse(f"is not a lossbench record ({wrong})")
+    return record
+
+
+def problems(record: object) -> str | None:
+    """What is wrong with a parsed metrics.json, or None when lossbench can use it."""
+    if not isinstance(record, dict):
+        return f"holds a {type(record).__name__}, not an object"
+    wrong = [key for key, kind in FIELDS.items()
+             if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool)]
+    if wrong:
+        return "missing or mistyped: " + ", ".join(wrong)
+    if record["status"] not in STATUSES:
+        return f"status {record['status']!r} is not one of {', '.join(STATUSES)}"
+    return None
