@@ -37,9 +37,11 @@ class Claim:
         self.lock.release()
 
 
-def claim(run_dir: Path, hparams: dict[str, Any], resume_run: bool) -> Claim:
+def claim(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool) -> Claim:
     """Lock `run_dir` and decide: start, continue from `state`, or nothing (`finished`).
-    Raises a Refused error, with the lock released, when the run may not write there."""
+    Raises a Refused error, with the lock released, when the run may not write there.
+    `hparams` is None when the config cannot be resolved: the run will fail, and it may
+    only do so in a dir that holds nothing it could be compared with."""
     lock = RunDirLock(run_dir).acquire()
     try:
         # Leftovers of a write cut short by SIGKILL; no other process can be writing now.
@@ -56,7 +58,7 @@ def claim(run_dir: Path, hparams: dict[str, Any], resume_run: bool) -> Claim:
     return out
 
 
-def _decide(run_dir: Path, hparams: dict[str, Any], resume_run: bool, out: Claim) -> Claim:
+def _decide(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool, out: Claim) -> Claim:
     record = _record(run_dir)
     if not resume_run:
         if _holds_work(run_dir, record):
@@ -65,13 +67,16 @@ def _decide(run_dir: Path, hparams: dict[str, Any], resume_run: bool, out: Claim
         if record is not None:
             out.notes.append(f"replacing a run that completed no epoch ({record['status']})")
         return out
+    # The config must match the recorded one: finished or not, with or without a checkpoint.
+    recorded = record["hparams"] if record is not None else _hydra_hparams(run_dir)
+    if hparams is None and (recorded is not None or _has_checkpoint(run_dir)):
+        raise Refused(f"trainer.resume=true but this run's config cannot be resolved, so it "
+                      f"cannot be compared with the run in {run_dir}; fix the config first.")
+    if recorded is not None:
+        resume.check_same_run(recorded, hparams, run_dir)
     if record is not None and record["status"] in resume.FINISHED:
         out.finished = record
         return out
-    # The config must match the recorded one, with or without a checkpoint.
-    recorded = record["hparams"] if record is not None else _hydra_hparams(run_dir)
-    if recorded is not None:
-        resume.check_same_run(recorded, hparams, run_dir)
     out.state = checkpoint.load(run_dir, torch.device("cpu"))
     if out.state is not None:
         resume.check_same_run(out.state["record"]["hparams"], hparams, run_dir)
@@ -97,11 +102,16 @@ def _record(run_dir: Path) -> dict[str, Any] | None:
 def _holds_work(run_dir: Path, record: dict[str, Any] | None) -> bool:
     """Something starting over would lose: a finished run, a completed epoch, a checkpoint.
     A record of a run that failed or was stopped before its first epoch holds nothing."""
-    if (run_dir / checkpoint.CHECKPOINT).exists():
+    if _has_checkpoint(run_dir):
         return True
     if record is None:
         return False
     return record["status"] in resume.FINISHED or record["epochs_completed"] > 0
+
+
+def _has_checkpoint(run_dir: Path) -> bool:
+    path = run_dir / checkpoint.CHECKPOINT
+    return path.exists() or path.is_symlink()
 
 
 def _hydra_hparams(run_dir: Path) -> dict[str, Any] | None:

@@ -51,7 +51,7 @@ def write(run_dir: Path, cfg: DictConfig) -> None:
     if not HydraConfig.initialized():
         return
     hydra_cfg = copy.deepcopy(HydraConfig.instance().cfg)  # {"hydra": ...}, as Hydra saves it
-    with read_write(hydra_cfg), open_dict(hydra_cfg):
+    with read_write(hydra_cfg.hydra), open_dict(hydra_cfg.hydra):
         hydra_cfg.hydra.output_subdir = DOT_HYDRA  # where the files are, as with Hydra's default
     out = run_dir / DOT_HYDRA
     with storage.writing(out):

@@ -35,10 +35,11 @@ def metric_names(task_metrics: tuple[str, ...]) -> list[str]:
     return [*(f"test/{m}" for m in task_metrics), "test/loss", "train/loss_epoch"]
 
 
-def value(cfg: DictConfig, record: dict[str, Any]) -> float:
-    """The run's final `objective.metric`, or the worst value when there is none to trust."""
+def value(cfg: DictConfig, record: dict[str, Any] | None) -> float:
+    """The run's final `objective.metric`, or the worst value when there is none to trust
+    (also for None: a sweep job refused its run dir)."""
     worst = math.inf if cfg.objective.direction == "minimize" else -math.inf
-    if record["status"] != "ok":
+    if record is None or record["status"] != "ok":
         return worst
     result = record["final"].get(cfg.objective.metric)
     if result is None or not math.isfinite(result):

@@ -57,6 +57,19 @@ def new_record(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def fallback_record(cfg: DictConfig) -> dict[str, Any]:
+    """A record for a run whose config cannot even be read into one (an unresolvable value):
+    what can be read, and null for the rest."""
+    def pick(key: str) -> Any:
+        value = OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
+        return value if isinstance(value, (str, int, float, bool)) or value is None else None
+
+    return {"task": pick("task.name"), "loss": pick("loss.name"), "model": pick("model.name"),
+            "optim": pick("optim.name"), "lr": pick("optim.lr"), "seed": pick("seed"),
+            "status": "running", "reason": None, "epochs_completed": 0, "final": {}, "best": {},
+            "history": [], "wall_s": 0.0, "hparams": {}}
+
+
 def _json_safe(value: Any) -> Any:
     # NaN and Inf are not JSON: a diverged metric is written as null.
     if isinstance(value, float) and not math.isfinite(value):

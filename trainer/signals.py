@@ -50,3 +50,21 @@ def deliver(signum: int, handler: Any) -> None:
     elif handler == signal.SIG_DFL:
         os.kill(os.getpid(), signum)  # the default action (terminate), now that it is safe
     # SIG_IGN: the signal was to be ignored anyway.
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM ended the run; `recorded` when metrics.json says so."""
+
+    def __init__(self, reason: str, recorded: bool) -> None:
+        super().__init__(reason)
+        self.recorded = recorded
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a Slurm time limit, `kill`) stops a run as Ctrl-C does: recorded, resumable."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
