@@ -20,7 +20,7 @@ QUICK = ["task=regression", "trainer.max_epochs=1", "trainer.device=cpu",
 def closing_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stdout.splitlines() if "job(s) this launch" in line]
     assert len(lines) == 1, result.stdout + result.stderr
-    return lines[0].split(" - ", 1)[1]
+    return lines[0][lines[0].index("sweep "):]  # after the log line's prefix
 
 
 def run_dirs(sweep):

@@ -144,4 +144,8 @@ def problems(record: object) -> str | None:
         return "missing or mistyped: " + ", ".join(wrong)
     if record["status"] not in STATUSES:
         return f"status {record['status']!r} is not one of {', '.join(STATUSES)}"
+    for kind in ("final", "best"):
+        if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                   for v in record[kind].values()):
+            return f"{kind} holds a value that is not a number"
     return None

@@ -13,6 +13,8 @@ import pandas as pd
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from trainer import results
+
 # Columns every row has, whatever was swept; `final/<tag>` and `best/<tag>` follow.
 FIXED = ["run", "task", "loss", "seed", "model", "optim", "lr", "status", "reason",
          "epochs_completed", "wall_s"]
@@ -37,7 +39,13 @@ def overrides(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return None
-    parsed = OverridesParser.create().parse_overrides(yaml.safe_load(path.read_text()) or [])
+    try:
+        given = yaml.safe_load(path.read_text()) or []
+        parsed = OverridesParser.create().parse_overrides([str(o) for o in given])
+    except Exception as err:  # edited by hand, or not Hydra's: the record's hparams will do
+        print(f"warning: ignored {path} ({type(err).__name__}): swept values come from "
+              "metrics.json", file=sys.stderr)
+        return None
     # key_or_group drops a leading +/++ and any @package: `+pair=x` sets `pair`.
     return {o.key_or_group: o.value() for o in parsed if not o.is_delete()}
 
@@ -47,10 +55,12 @@ def read(path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        record = {"error": str(err)}
-    if isinstance(record, dict) and {"task", "loss", "status"} <= record.keys():
+        record, problem = None, type(err).__name__
+    else:
+        problem = results.problems(record)
+    if problem is None:
         return record
-    print(f"warning: skipped {path}: not a lossbench metrics.json", file=sys.stderr)
+    print(f"warning: skipped {path}: not a lossbench metrics.json ({problem})", file=sys.stderr)
     return None
 
 
