@@ -16,7 +16,6 @@ import tasks
 from tasks import Misfit, UserError, is_int, is_number, require
 from trainer import hydra_output, losses, models, optimizers, results, signals, sweep
 from trainer.claim import Claim, claim
-from trainer.lock import Refused
 from trainer.logger import RunLogger
 from trainer.loop import Settings, fit, steps_per_epoch
 
@@ -124,10 +123,11 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         hparams = None
     try:
         claimed = claim(run_dir, hparams, bool(cfg.trainer.resume))
-    except Refused as err:
+    except Exception as err:  # Refused, or a run dir that cannot be written at all
         if not multirun:
             raise
-        log.error("refused: %s", err)
+        # Nothing can be recorded in a dir the job does not hold: counted as refused.
+        log.error("refused: %s", err, exc_info=not isinstance(err, UserError))
         sweep.note(run_dir, sweep.REFUSED, str(err))
         return None
     try:

@@ -45,9 +45,12 @@ def note(run_dir: Path, outcome: str, reason: str | None = None) -> None:
         return
     hydra = HydraConfig.get()
     folder = Path(os.path.abspath(hydra.sweep.dir)) / LEDGER / launch
-    folder.mkdir(parents=True, exist_ok=True)
     entry = {"run": run_dir.name, "outcome": outcome, "reason": reason}
-    write_atomic(folder / f"{hydra.job.num}.json", json.dumps(entry) + "\n")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / f"{hydra.job.num}.json", json.dumps(entry) + "\n")
+    except OSError as err:  # the job's own record matters more than the closing line
+        log.warning("could not note job %s for the closing line: %s", hydra.job.num, err)
 
 
 def _read(folder: Path) -> list[dict[str, Any]]:
