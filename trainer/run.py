@@ -90,12 +90,16 @@ class Progress:
         over the error that ended the run."""
         try:
             if self.logger is not None:
-                return self.logger.finish(status, reason)
-            record = self.record if self.record is not None else results.fallback_record(cfg)
-            record.update(status=status, reason=reason,
-                          wall_s=round(time.perf_counter() - self.started, 3))
-            self.record = record
-            results.write(self.run_dir, record)
+                return self.logger.finish(status, reason)  # it raises if it cannot write
+            if self.record is None:
+                try:
+                    self.record = results.new_record(cfg)
+                except Exception:  # the config itself is what failed
+                    self.record = results.fallback_record(cfg)
+            self.record.update(status=status, reason=reason,
+                               wall_s=round(time.perf_counter() - self.started, 3))
+            results.write(self.run_dir, self.record)
+            self.written = True
         except Exception as err:
             log.error("could not record status %s in %s: %s", status, self.run_dir, err)
         return self.record or {"status": status, "reason": reason}
@@ -158,7 +162,7 @@ def _guarded(cfg: DictConfig, run_dir: Path, claimed: Claim, multirun: bool,
         progress.end("interrupted", reason, cfg)
         if multirun:
             sweep.note(run_dir, "interrupted", reason)
-        raise signals.Interrupted(reason, recorded=True) from err
+        raise signals.Interrupted(reason, recorded=progress.written) from err
     except Exception as err:
         if not multirun and isinstance(err, UserError) and not progress.written:
             raise  # a mistake in a single run's config: one line, nothing recorded
