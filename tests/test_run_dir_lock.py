@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, TINY_REGRESSION, train_cli
 from omegaconf import OmegaConf
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import checkpoint, results
 from trainer.lock import LOCK_FILE, InUse, RunDirLock
 

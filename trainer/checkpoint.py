@@ -8,10 +8,8 @@ folder) is one line naming it and what to do, never torch's own advice.
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lossbench import files
 from trainer import storage
 from trainer.lock import Refused
 
@@ -60,29 +59,20 @@ def restore_rng(states: dict[str, Any], order: torch.Generator) -> None:
 def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
          order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any]) -> None:
     path = run_dir / CHECKPOINT
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "epoch": record["epochs_completed"],
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "scheduler": None,  # no schedulers yet; the slot keeps the format stable
         "scaler": scaler.state_dict(),  # empty unless fp16 autocast is on
         "rng": rng_states(order),
         "record": record,
     }
+    # Through a file object, so a full disk surfaces as the OSError behind torch's
+    # RuntimeError; lossbench.files syncs it before the rename.
     with storage.writing(path):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-        try:
-            # Through a file object, so a full disk surfaces as the OSError behind
-            # torch's RuntimeError; fsync so a power cut cannot leave an empty file.
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with files.atomic_write(path) as f:
+            torch.save(state, f)
 
 
 def remove_temp_files(run_dir: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from lossbench.status import FINISHED
 from trainer import checkpoint, results, resume
 from trainer.hydra_output import DOT_HYDRA
 from trainer.lock import Refused, RunDirLock
@@ -74,7 +75,7 @@ def _decide(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool, out
                       f"cannot be compared with the run in {run_dir}; fix the config first.")
     if recorded is not None:
         resume.check_same_run(recorded, hparams, run_dir)
-    if record is not None and record["status"] in resume.FINISHED:
+    if record is not None and record["status"] in FINISHED:
         out.finished = record
         return out
     out.state = checkpoint.load(run_dir, torch.device("cpu"))
@@ -106,7 +107,7 @@ def _holds_work(run_dir: Path, record: dict[str, Any] | None) -> bool:
         return True
     if record is None:
         return False
-    return record["status"] in resume.FINISHED or record["epochs_completed"] > 0
+    return record["status"] in FINISHED or record["epochs_completed"] > 0
 
 
 def _has_checkpoint(run_dir: Path) -> bool:

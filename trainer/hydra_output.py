@@ -18,8 +18,8 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from lossbench import files
 from trainer import storage
-from trainer.results import write_atomic
 
 DOT_HYDRA = ".hydra"  # Hydra's default output_subdir, which users and report.py expect
 
@@ -58,7 +58,7 @@ def write(run_dir: Path, cfg: DictConfig) -> None:
         out.mkdir(parents=True, exist_ok=True)
         for name, node in (("config.yaml", cfg), ("hydra.yaml", hydra_cfg),
                            ("overrides.yaml", hydra_cfg.hydra.overrides.task)):
-            write_atomic(out / name, OmegaConf.to_yaml(node))
+            files.write_text(out / name, OmegaConf.to_yaml(node))
     for handler in logging.getLogger().handlers:
         if isinstance(handler, HeldFileHandler):
             handler.open()

@@ -15,7 +15,7 @@ import os
 import socket
 from pathlib import Path
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import storage
 
 LOCK_FILE = ".lock"

@@ -14,7 +14,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 import tasks
-from tasks import UserError, require
+from lossbench.errors import UserError, require
+from lossbench.status import RunStatus
 
 DIRECTIONS = ("minimize", "maximize")
 
@@ -39,7 +40,7 @@ def value(cfg: DictConfig, record: dict[str, Any] | None) -> float:
     """The run's final `objective.metric`, or the worst value when there is none to trust
     (also for None: a sweep job refused its run dir)."""
     worst = math.inf if cfg.objective.direction == "minimize" else -math.inf
-    if record is None or record["status"] != "ok":
+    if record is None or record["status"] != RunStatus.OK:
         return worst
     result = record["final"].get(cfg.objective.metric)
     if result is None or not math.isfinite(result):

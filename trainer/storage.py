@@ -13,7 +13,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from tasks import UserError
+from lossbench.errors import UserError
 
 # What the user can do about each errno; any other OSError is a bug or a fault, not a place.
 HINTS = {

@@ -26,7 +26,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from trainer.results import write_atomic
+from lossbench import files
+from lossbench.status import FINISHED
 
 log = logging.getLogger("lossbench")
 
@@ -34,7 +35,7 @@ LAUNCH_ENV = "LOSSBENCH_LAUNCH"
 LEDGER = ".launches"
 # Outcomes besides a run's status: nothing written to the run dir, or nothing left to do.
 REFUSED, FINISHED_BEFORE = "refused", "already finished"
-ENDED_WELL = ("ok", "diverged", "skipped")
+ENDED_WELL = tuple(str(s) for s in FINISHED)
 
 
 def note(run_dir: Path, outcome: str, reason: str | None = None) -> None:
@@ -48,7 +49,7 @@ def note(run_dir: Path, outcome: str, reason: str | None = None) -> None:
     entry = {"run": run_dir.name, "outcome": outcome, "reason": reason}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / f"{hydra.job.num}.json", json.dumps(entry) + "\n")
+        files.write_text(folder / f"{hydra.job.num}.json", json.dumps(entry) + "\n")
     except OSError as err:  # the job's own record matters more than the closing line
         log.warning("could not note job %s for the closing line: %s", hydra.job.num, err)
 
