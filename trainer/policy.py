@@ -37,14 +37,14 @@ class Progress:
         self.written = False  # metrics.json holds this run's record
         self.logger: RunLogger | None = None  # training has started
 
-    def begin(self, record: Record) -> None:
-        """Every value has been checked: from here on the run has a record."""
+    def checked(self, record: Record) -> None:
+        """Every value has passed its check: the record an interrupt from here will write."""
         self.record = record
-        results.write(self.run_dir, record)
-        self.written = True
 
     def training(self, logger: RunLogger) -> None:
+        """The logger has written the record: from here on every way out is recorded."""
         self.logger = logger
+        self.written = True
 
     def where(self) -> str:
         if self.logger is None:
@@ -79,10 +79,11 @@ def single_or_sweep(run: Callable[[DictConfig, Path, Progress], Record]
     holds. A dir that is busy or may not be written is refused with nothing written
     there: UserError in a single run; in a sweep the job returns None, counted as
     refused. A resume of a finished run returns its record. Then `.hydra/` and the log
-    are written and `run` goes. A UserError raises in a single run (recorded once
-    the checks have passed); in a sweep every exception is recorded (`skipped` for a
-    pair that does not fit, `failed` otherwise) and the sweep goes on. Ctrl-C or
-    SIGTERM records `interrupted` and raises signals.Interrupted.
+    are written and `run` goes. A UserError raises in a single run (recorded only once
+    training has started: a full disk); in a sweep every exception is recorded
+    (`skipped` for a pair that does not fit, `failed` otherwise) and the sweep goes
+    on. Ctrl-C or SIGTERM records `interrupted`, during start-up too, and raises
+    signals.Interrupted.
     """
     @functools.wraps(run)
     def wrapper(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Record | None:
@@ -138,8 +139,8 @@ def _recorded(run: Callable[[DictConfig, Path, Progress], Record], cfg: DictConf
             sweep.note(run_dir, RunStatus.INTERRUPTED, reason)
         raise signals.Interrupted(reason, recorded=progress.written) from err
     except Exception as err:
-        if not multirun and isinstance(err, UserError) and not progress.written:
-            raise  # a mistake in a single run's config: one line, nothing recorded
+        if not multirun and isinstance(err, UserError) and progress.logger is None:
+            raise  # a single run's mistake (config, data, pair) before training: one line
         status = RunStatus.SKIPPED if isinstance(err, Misfit) else RunStatus.FAILED
         reason = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
         record = progress.end(status, reason)

@@ -34,7 +34,7 @@ def run(cfg: DictConfig, run_dir: Path, progress: Progress) -> dict[str, Any]:
     checked = check_all(cfg)
     if progress.state is not None:
         resume.carry_over(checked.record, progress.state)
-    progress.begin(checked.record)
+    progress.checked(checked.record)
     parts = assemble(cfg, checked, progress.state)
     logger = start_logging(cfg, run_dir, parts, progress.started)
     progress.training(logger)
