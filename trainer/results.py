@@ -11,6 +11,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainer import provenance
+
 METRICS_FILE = "metrics.json"
 
 
@@ -41,6 +43,7 @@ def new_record(cfg: DictConfig) -> dict[str, Any]:
         "history": [],
         "wall_s": 0.0,
         "hparams": flat_hparams(cfg),
+        "env": provenance.collect(OmegaConf.select(cfg, "trainer.device", default="cpu")),
     }
 
 

@@ -148,7 +148,7 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name, device,
              len(data.x_train), len(data.x_test),
              "".join(f", {k} {v:.4g}" for k, v in data.info.items()))
-    logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs, purge_step=purge_step,
+    logger = RunLogger(run_dir, record, cfg.get("logger") or {}, purge_step=purge_step,
                        started=started)
     if state is None:  # a resumed run logged these already
         for key, value in data.info.items():  # e.g. the realised share of flipped labels
