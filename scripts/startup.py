@@ -1,10 +1,13 @@
 """Start-up cost of the README's main command, against `python -c "import torch"`.
 
-Each command runs in a fresh interpreter, interleaved, repeated; the table gives medians.
-Then the main command runs once more under `python -X importtime`, and its import time is
-broken down by package (what start-up is made of).
+Each command runs in a fresh interpreter, interleaved, repeated; the table gives medians
+of wall time and of the command's own CPU time (user + system: steadier than wall time
+when other work shares the cores). `--compare DIR` also times the same command run from
+another checkout (an older commit, say), in the same rounds. Then the main command runs
+once more under `python -X importtime`, and its import time is broken down by package.
 
     python scripts/startup.py --repeats 5 --quiet 0.3 --json startup.json
+    python scripts/startup.py --compare /tmp/old-checkout --repeats 5
     python scripts/startup.py --command "train.py task=regression trainer.max_epochs=1"
 """
 
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,26 +31,43 @@ sys.path.insert(0, str(ROOT))
 
 MAIN = "train.py loss=smoothl1 task=regression"
 # Imports that a run makes lazily, at top level of the import tree, but that belong to one
-# package in the breakdown; the longest matching prefix names the row.
+# package in the breakdown; the first matching prefix names the row.
 GROUPS = ("torch._dynamo", "torch.utils.tensorboard", "torch")
 PROJECT = {"train", "__main__", "tasks", "trainer", "scripts", "lossbench"}
 
 
-def commands(main: str) -> dict[str, list[str]]:
-    train = [sys.executable, *shlex.split(main), "trainer.progress_bar=false"]
-    return {"import torch": [sys.executable, "-c", "import torch"], "main command": train}
+@dataclass
+class Command:
+    argv: list[str]
+    root: Path  # the checkout it runs from: working dir and PYTHONPATH
+    trains: bool  # a train.py command: gets a fresh hydra.run.dir every time
 
 
-def execute(command: list[str], clock, runs: Path) -> str:
-    """Run the command; a train.py command gets a fresh run dir under `runs` every time."""
-    if command[1:2] != ["-c"]:
-        command = [*command, f"hydra.run.dir={tempfile.mkdtemp(dir=runs)}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def commands(main: str, compare: Path | None) -> dict[str, Command]:
+    train = [*shlex.split(main), "trainer.progress_bar=false"]
+    found = {"import torch": Command([sys.executable, "-c", "import torch"], ROOT, False),
+             "main command": Command([sys.executable, *train], ROOT, True)}
+    if compare is not None:
+        found[f"main command in {compare.name}"] = Command([sys.executable, *train], compare,
+                                                           True)
+    return found
+
+
+def execute(command: Command, clock, runs: Path, flags: tuple[str, ...] = ()) -> tuple[str, float]:
+    """Run it; return its stderr and the CPU seconds it used (its children's included)."""
+    argv = [command.argv[0], *flags, *command.argv[1:]]
+    if command.trains:
+        argv.append(f"hydra.run.dir={tempfile.mkdtemp(dir=runs)}")
+    env = {**os.environ, "PYTHONPATH": str(command.root)}
+    before = os.times()
     with clock:
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=command.root)
+    after = os.times()
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return done.stderr
+        raise SystemExit(f"{shlex.join(argv)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    cpu = (after.children_user - before.children_user
+           + after.children_system - before.children_system)
+    return done.stderr, cpu
 
 
 def group_of(module: str) -> str:
@@ -76,45 +97,47 @@ def import_breakdown(stderr: str) -> dict[str, float]:
     return dict(seconds.most_common())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--command", default=MAIN, help=f"the main command (default: {MAIN})")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quiet", type=float, default=None, metavar="CORES",
-                        help="time only while other processes use at most CORES cores")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-
+def measure(args: argparse.Namespace) -> dict:
     import torch
 
     from scripts.timing import machine, timed
 
-    walls: dict[str, list[float]] = {"import torch": [], "main command": []}
-    others: dict[str, list[float]] = {"import torch": [], "main command": []}
-    cpu = torch.device("cpu")
+    cpu_device = torch.device("cpu")
+    todo = commands(args.command, args.compare)
+    walls: dict[str, list[float]] = {name: [] for name in todo}
+    cpus: dict[str, list[float]] = {name: [] for name in todo}
+    others: dict[str, list[float]] = {name: [] for name in todo}
+    report = {"machine": machine(cpu_device), "command": f"python {args.command}",
+              "compare": str(args.compare) if args.compare else None}
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
-        execute(commands(args.command)["main command"], _NullClock(), runs)  # warm page cache
-        for _ in range(args.repeats):
-            for name, command in commands(args.command).items():
-                clock, _ = timed(lambda c, command=command: execute(command, c, runs), cpu,
-                                 args.quiet)
+        for command in todo.values():  # warm-up: page cache, .pyc files
+            execute(command, _NullClock(), runs)
+        for _ in range(args.repeats):  # interleaved, so a burst of load hits every command
+            for name, command in todo.items():
+                clock, (_, cpu) = timed(lambda c, command=command: execute(command, c, runs),
+                                        cpu_device, args.quiet)
                 walls[name].append(clock.wall)
+                cpus[name].append(cpu)
                 others[name].append(clock.others)
-        main_command = commands(args.command)["main command"]
-        profiled = [main_command[0], "-X", "importtime", *main_command[1:]]
-        clock, stderr = timed(lambda c: execute(profiled, c, runs), cpu, args.quiet)
+        profiled = {}
+        for name, command in todo.items():
+            if command.trains:
+                clock, (stderr, _) = timed(
+                    lambda c, command=command: execute(command, c, runs, ("-X", "importtime")),
+                    cpu_device, args.quiet)
+                breakdown = import_breakdown(stderr)
+                profiled[name] = {"wall_s": clock.wall, "imports_s": sum(breakdown.values()),
+                                  "by_package_s": breakdown}
     median = {name: statistics.median(w) for name, w in walls.items()}
-    breakdown = import_breakdown(stderr)
-    report = {"machine": machine(torch.device("cpu")), "command": f"python {args.command}",
-              "median_s": median, "runs_s": walls, "others_cores": others,
-              "ratio": median["main command"] / median["import torch"],
-              "importtime": {"wall_s": clock.wall, "imports_s": sum(breakdown.values()),
-                             "by_package_s": breakdown}}
+    median_cpu = {name: statistics.median(c) for name, c in cpus.items()}
+    report.update(median_s=median, median_cpu_s=median_cpu, runs_s=walls, cpu_s=cpus,
+                  others_cores=others, importtime=profiled,
+                  ratio={name: median[name] / median["import torch"] for name in todo},
+                  cpu_ratio={name: median_cpu[name] / median_cpu["import torch"]
+                             for name in todo})
     report["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    print_report(report)
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
 
 def print_report(report: dict) -> None:
@@ -122,18 +145,22 @@ def print_report(report: dict) -> None:
     print(f"\n{m['cpu']} · {m['cores']} cores · torch {m['torch']} · "
           f"load {m['loadavg_start']} → {m['loadavg_end']}")
     print(f"main command: {report['command']}\n")
-    print(f"| {'command':<12} | {'median s':>8} | {'others':>6} | runs s")
-    print(f"|{'-' * 14}|{'-' * 10}|{'-' * 8}|{'-' * 30}")
+    width = max(map(len, report["runs_s"]))
+    print(f"| {'command':<{width}} | median s | CPU s | vs import torch (wall, CPU) "
+          "| others | runs s")
+    print(f"|{'-' * (width + 2)}|----------|-------|-----------------------------|--------|-----")
     for name, runs in report["runs_s"].items():
         shown = ", ".join(f"{w:.2f}" for w in runs)
-        print(f"| {name:<12} | {report['median_s'][name]:>8.2f} "
+        print(f"| {name:<{width}} | {report['median_s'][name]:>8.2f} "
+              f"| {report['median_cpu_s'][name]:>5.2f} "
+              f"| {report['ratio'][name]:>12.2f}× {report['cpu_ratio'][name]:>12.2f}× "
               f"| {statistics.median(report['others_cores'][name]):>6.2f} | {shown}")
-    print(f"\nmain command / import torch: {report['ratio']:.2f}×")
-    it = report["importtime"]
-    print(f"\nunder -X importtime: {it['wall_s']:.2f} s wall, {it['imports_s']:.2f} s in imports")
-    for package, seconds in it["by_package_s"].items():
-        if seconds >= 0.02:
-            print(f"  {package:<26} {seconds:6.2f} s")
+    for name, profile in report["importtime"].items():
+        print(f"\n{name} under -X importtime: {profile['wall_s']:.2f} s wall, "
+              f"{profile['imports_s']:.2f} s in imports")
+        for package, seconds in profile["by_package_s"].items():
+            if seconds >= 0.02:
+                print(f"  {package:<26} {seconds:6.2f} s")
 
 
 class _NullClock:
@@ -142,6 +169,22 @@ class _NullClock:
 
     def __exit__(self, *exc) -> None:
         return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--command", default=MAIN, help=f"the main command (default: {MAIN})")
+    parser.add_argument("--compare", type=Path, default=None, metavar="DIR",
+                        help="also time the main command run from this other checkout")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quiet", type=float, default=None, metavar="CORES",
+                        help="time only while other processes use at most CORES cores")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    report = measure(args)
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

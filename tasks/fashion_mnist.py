@@ -27,4 +27,4 @@ def build(cfg: DictConfig) -> TaskData:
 
 def load(cfg: DictConfig) -> TaskData:
     """The dataset with its labels as published."""
-    return idx.task_data("FashionMNIST", cfg, MEAN, STD, fallback=idx.debian_fashion_mnist_dir())
+    return idx.task_data("FashionMNIST", cfg, MEAN, STD, fallback=idx.debian_fashion_mnist_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import platform
 import shlex
@@ -15,6 +16,7 @@ import torch
 from conftest import ROOT, TINY_REGRESSION, train_cli
 from tbparse import SummaryReader
 
+from scripts.report import main as report_main
 from scripts.reporting import environment
 from scripts.reporting import runs as report_runs
 from trainer import checkpoint, provenance, results
@@ -110,6 +112,14 @@ def test_results_csv_has_commit_device_and_versions_and_the_summary_warns_on_a_m
     assert f"- torch: {torch.__version__} (1 run), 2.6.0 (1 run)" in lines or \
         f"- torch: 2.6.0 (1 run), {torch.__version__} (1 run)" in lines
     assert "aaaaaaaaaaaa+dirty (1 run)" in lines
+    assert report_main([str(sweep)]) == 0
+    assert "## Warning: these runs do not share one environment" in \
+        (sweep / "report" / "summary.md").read_text()
+    with open(sweep / "report" / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["env/torch"] for r in rows} == {torch.__version__, "2.6.0"}
+    assert all(r["device"] == provenance.label(results.read(sweep / r["run"])["env"])
+               for r in rows)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

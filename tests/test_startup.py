@@ -46,3 +46,40 @@ def test_a_regression_run_imports_no_scikit_learn_pandas_or_torchvision(tmp_path
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+IMPORTTIME = """\
+import time: self [us] | cumulative | imported package
+import time:       100 |        100 |     numpy.core
+import time:       200 |        300 |   numpy
+import time:      1000 |       1300 | torch
+import time:        50 |         50 |   tasks.base
+import time:       400 |        400 |     sklearn.utils
+import time:       100 |        500 |   sklearn
+import time:        10 |        560 | tasks
+import time:       700 |        700 | torch._dynamo.utils
+"""
+
+
+def test_import_breakdown_charges_each_module_to_the_package_that_pulled_it_in():
+    from scripts.startup import import_breakdown
+
+    seconds = import_breakdown(IMPORTTIME)
+    assert seconds == pytest.approx({"torch": 0.0013, "sklearn": 0.0005, "lossbench": 0.00006,
+                                     "torch._dynamo": 0.0007})
+
+
+def test_startup_script_times_the_commands_side_by_side(tmp_path):
+    out = tmp_path / "startup.json"
+    command = "train.py task=regression trainer.max_epochs=1 task.n_train=64 task.n_test=32"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "startup.py"), "--repeats=1",
+                           f"--command={command}", f"--json={out}"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "main command under -X importtime" in done.stdout
+    report = json.loads(out.read_text())
+    assert set(report["median_s"]) == {"import torch", "main command"}
+    assert report["ratio"]["import torch"] == 1.0 and report["ratio"]["main command"] > 0
+    assert "torch" in report["importtime"]["main command"]["by_package_s"]
+    assert not (ROOT / "outputs").exists() and not (tmp_path / "outputs").exists()
