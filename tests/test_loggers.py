@@ -110,7 +110,7 @@ def test_an_empty_logger_list_keeps_only_metrics_json(make_cfg, tmp_path):
 
 @pytest.mark.parametrize("name", ["bogus"])
 def test_an_unknown_sink_is_one_clear_error(tmp_path, name):
-    from tasks import UserError
+    from lossbench.errors import UserError
     from trainer.logger import RunLogger
 
     with pytest.raises(UserError, match=r"logger='bogus' is not valid: any of tensorboard, csv"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from tasks.metrics import compute
+from lossbench.metrics import compute
 
 SEEDS = range(8)
 

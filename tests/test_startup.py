@@ -1,4 +1,4 @@
-"""Start-up stays short: a run imports only what it uses (speed itself: scripts/startup.py)."""
+"""Start-up stays short: a run imports only what it uses (speed: scripts/bench/startup.py)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ import time:       700 |        700 | torch._dynamo.utils
 
 
 def test_import_breakdown_charges_each_module_to_the_package_that_pulled_it_in():
-    from scripts.startup import import_breakdown
+    from scripts.bench.startup import import_breakdown
 
     seconds = import_breakdown(IMPORTTIME)
     assert seconds == pytest.approx({"torch": 0.0013, "sklearn": 0.0005, "lossbench": 0.00006,
@@ -72,7 +72,7 @@ def test_import_breakdown_charges_each_module_to_the_package_that_pulled_it_in()
 def test_startup_script_times_the_commands_side_by_side(tmp_path):
     out = tmp_path / "startup.json"
     command = "train.py task=regression trainer.max_epochs=1 task.n_train=64 task.n_test=32"
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "startup.py"), "--repeats=1",
+    done = subprocess.run([sys.executable, "-m", "scripts.bench.startup", "--repeats=1",
                            f"--command={command}", f"--json={out}"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})

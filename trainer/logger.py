@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tasks import require
+from lossbench.errors import require
+from lossbench.metrics import higher_is_better
+from lossbench.status import RunStatus
 from trainer import provenance, results
 from trainer.sinks import SINKS
 
@@ -77,8 +79,8 @@ class RunLogger:
         for sink in self.sinks:
             sink.close()
 
-    def finish(self, status: str, reason: str | None) -> dict[str, Any]:
-        self.record.update(status=status, reason=reason, wall_s=self.wall_s())
+    def finish(self, status: RunStatus, reason: str | None) -> dict[str, Any]:
+        self.record.update(status=str(status), reason=reason, wall_s=self.wall_s())
         for sink in self.sinks:
             sink.close(self.record["hparams"], list(self.record["final"]))
         results.write(self.run_dir, self.record)
@@ -90,12 +92,10 @@ def _metrics(entry: dict[str, float]) -> dict[str, float]:
 
 
 def _best(history: list[dict[str, float]]) -> dict[str, float]:
-    from tasks.metrics import HIGHER_IS_BETTER
-
     best: dict[str, float] = {}
     for tag in history[-1]:
         if tag.startswith("test/"):
-            pick = max if HIGHER_IS_BETTER.get(tag.removeprefix("test/"), False) else min
+            pick = max if higher_is_better(tag) else min
             values = [h[tag] for h in history if h.get(tag) == h.get(tag)]  # drop NaN
             if values:
                 best[tag] = pick(values)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trainer import results
+from lossbench import files
 
 CSV_COLUMNS = ("step", "tag", "value", "wall_time")
 
@@ -67,7 +67,7 @@ class Csv:
         kept = _rows_before(self.path, purge_step) if purge_step is not None else []
         # Rewritten whole (atomically) before appending: a crash leaves the old file or the
         # new one, never a mix. A fresh run (purge_step None) starts an empty file.
-        results.write_atomic(self.path, _csv_text([CSV_COLUMNS, *kept]))
+        files.write_text(self.path, _csv_text([CSV_COLUMNS, *kept]))
         self.file = open(self.path, "a", newline="")  # noqa: SIM115 (open until close())
         self.rows = csv.writer(self.file)
 

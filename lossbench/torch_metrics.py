@@ -1,9 +1,10 @@
-"""Test metrics per target kind, computed in torch on the device where the outputs are.
+"""Test metrics computed in torch, on the device where the outputs are.
 
 scikit-learn's definitions, reproduced so that a run needs neither scikit-learn's import
 (about a second, with scipy and pandas) nor a copy of every test output to the host:
 the metrics travel back as one small tensor. tests/test_metrics.py checks each against
-scikit-learn on random data, ties included.
+scikit-learn on random data, ties included. Reached through `lossbench.metrics.compute`,
+which imports this module (and so torch) only when a run first evaluates.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import math
 
 import torch
 
-# Every metric a task may declare; True where higher is better.
-HIGHER_IS_BETTER = {"accuracy": True, "auc": True, "r2": True, "mse": False, "mae": False}
+from lossbench.metrics import HIGHER_IS_BETTER
 
 
 def compute(

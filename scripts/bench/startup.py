@@ -6,9 +6,9 @@ when other work shares the cores). `--compare DIR` also times the same command r
 another checkout (an older commit, say), in the same rounds. Then the main command runs
 once more under `python -X importtime`, and its import time is broken down by package.
 
-    python scripts/startup.py --repeats 5 --quiet 0.3 --json startup.json
-    python scripts/startup.py --compare /tmp/old-checkout --repeats 5
-    python scripts/startup.py --command "train.py task=regression trainer.max_epochs=1"
+    python -m scripts.bench.startup --repeats 5 --quiet 0.3 --json startup.json
+    python -m scripts.bench.startup --compare /tmp/old-checkout --repeats 5
+    python -m scripts.bench.startup --command "train.py task=regression trainer.max_epochs=1"
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 MAIN = "train.py loss=smoothl1 task=regression"
 # Imports that a run makes lazily, at top level of the import tree, but that belong to one
@@ -100,7 +99,7 @@ def import_breakdown(stderr: str) -> dict[str, float]:
 def measure(args: argparse.Namespace) -> dict:
     import torch
 
-    from scripts.timing import machine, timed
+    from scripts.bench.timing import machine, timed
 
     cpu_device = torch.device("cpu")
     todo = commands(args.command, args.compare)
