@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lossbench import files
 from lossbench.status import RunStatus
-from trainer import storage
+from trainer import provenance, storage
 from trainer.lock import Refused
 
 METRICS_FILE = "metrics.json"
@@ -54,6 +54,7 @@ def new_record(cfg: DictConfig) -> dict[str, Any]:
         "history": [],
         "wall_s": 0.0,
         "hparams": flat_hparams(cfg),
+        "env": provenance.collect(OmegaConf.select(cfg, "trainer.device", default="cpu")),
     }
 
 

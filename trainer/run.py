@@ -57,7 +57,7 @@ def start_logging(cfg: DictConfig, run_dir: Path, parts: Parts, started: float) 
     log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name,
              parts.device, len(data.x_train), len(data.x_test),
              "".join(f", {k} {v:.4g}" for k, v in data.info.items()))
-    logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs, purge_step=purge_step,
+    logger = RunLogger(run_dir, record, cfg.get("logger") or {}, purge_step=purge_step,
                        started=started)
     if state is None:  # a resumed run logged these already
         for key, value in data.info.items():  # e.g. the realised share of flipped labels

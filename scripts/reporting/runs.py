@@ -13,11 +13,12 @@ import pandas as pd
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from scripts.reporting import environment
 from trainer import results
 
 # Columns every row has, whatever was swept; `final/<tag>` and `best/<tag>` follow.
 FIXED = ["run", "task", "loss", "seed", "model", "optim", "lr", "status", "reason",
-         "epochs_completed", "wall_s"]
+         "epochs_completed", "wall_s", *environment.COLUMNS]
 # Keys that name a run's pair and seed, already columns of their own.
 IDENTITY = {"task", "loss", "seed"}
 
@@ -72,7 +73,8 @@ def row(root: Path, run_dir: Path, record: dict[str, Any]) -> tuple[dict[str, An
     """The run's table row, and the columns its overrides set (candidates for swept)."""
     name = run_dir.relative_to(root).as_posix()
     out: dict[str, Any] = {"run": run_dir.name if name == "." else name}
-    out.update({k: _cell(record.get(k)) for k in FIXED[1:]})
+    out.update({k: _cell(record.get(k)) for k in FIXED[1:] if k not in environment.COLUMNS})
+    out.update(environment.columns(record))
     given = overrides(run_dir)
     hparams = record.get("hparams", {})
     # Typed values from the run's own config where it has the key; the override otherwise.
@@ -95,14 +97,18 @@ def scalars(run_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     Epoch scalars sit at the step that ends their epoch, beside an `epoch` tag that
     maps steps to epochs. tbparse reads each event file on its own, so the purge a
     resumed run's writer asks for is applied here: the newest value of a step wins.
+    Without event files, `scalars.csv` (logger=csv) holds the same scalars.
     """
     from tbparse import SummaryReader
 
     empty = (pd.DataFrame(columns=["run", "tag", "epoch", "value"]),
              pd.DataFrame(columns=["run", "tag", "step", "value"]))
-    if not any(run_dir.glob("events.out.tfevents.*")):
+    if any(run_dir.glob("events.out.tfevents.*")):
+        found = SummaryReader(str(run_dir), event_types={"scalars"}).scalars
+    elif (run_dir / "scalars.csv").is_file():  # a run with logger=csv only
+        found = pd.read_csv(run_dir / "scalars.csv", usecols=["step", "tag", "value"])
+    else:
         return empty
-    found = SummaryReader(str(run_dir), event_types={"scalars"}).scalars
     if found.empty:  # diverged before its first logged step
         return empty
     found = found.drop_duplicates(["tag", "step"], keep="last").assign(run=name)

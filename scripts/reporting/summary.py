@@ -9,6 +9,7 @@ import pandas as pd
 
 from lossbench.metrics import higher_is_better
 from lossbench.status import RunStatus
+from scripts.reporting import environment
 from scripts.reporting.runs import Runs
 
 # Default targets for "epochs to reach": a good but not final score for each metric.
@@ -161,7 +162,7 @@ def render(runs: Runs, summaries: list[TaskSummary], title: str) -> str:
            "Final and best are the mean ± std over seeds of the runs that finished "
            "(status ok); `runs` counts every run in the row, whatever its status. "
            "Epochs to target: the mean first epoch that met it, over the runs that "
-           "did (reached/finished)."]
+           "did (reached/finished).", *environment.warning(runs.table)]
     for s in summaries:
         metric = f"{s.metric} ({'higher' if higher_is_better(s.metric) else 'lower'} is better)" \
             if s.metric else "no finished run"
