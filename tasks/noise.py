@@ -68,8 +68,8 @@ def apply(data: TaskData, cfg: DictConfig) -> TaskData:
     n_classes = 2 if data.kind == "binary" else data.n_outputs
     y, flipped = flip(data.y_train, n_classes, cfg.label_noise, cfg.noise_type, cfg.data_seed)
     share = float(flipped.float().mean()) if len(flipped) else 0.0
-    return dataclasses.replace(data, y_train=y, corrupted=flipped,
-                               info={**data.info, "label_noise": share})
+    return dataclasses.replace(data, y_train=y, corrupted=flipped, clean_y_train=data.y_train,
+                               corruption="label_noise", info={**data.info, "label_noise": share})
 
 
 class LabelNoise:

@@ -7,7 +7,7 @@ are the same), and the targets are scaled to unit variance. Training targets get
 Gaussian noise and, for a fraction `outlier_fraction` of samples, a gross positive
 error of about `outlier_scale` standard deviations (think of a saturated sensor). Test
 targets are the noiseless truth, so test metrics measure how close the model got to
-the real function.
+the real function. `n_train` is the pool the validation split is cut from.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def build(cfg: DictConfig) -> TaskData:
     rng = np.random.default_rng(cfg.data_seed)
     x_train, x_test = x[: cfg.n_train], x[cfg.n_train :]
     y_train = y[: cfg.n_train] + cfg.noise * rng.standard_normal(cfg.n_train)
+    clean = y_train.copy()  # measurement noise is the data; the outliers are the corruption
     n_out = round(cfg.outlier_fraction * cfg.n_train)
     outliers = rng.choice(cfg.n_train, size=n_out, replace=False)
     y_train[outliers] += cfg.outlier_scale * rng.uniform(0.5, 1.5, size=n_out)
@@ -77,4 +78,5 @@ def build(cfg: DictConfig) -> TaskData:
         x_train=tensor(x_train), y_train=tensor(y_train),
         x_test=tensor(x_test), y_test=tensor(y[cfg.n_train :]),
         corrupted=torch.as_tensor(corrupted), info={"outlier_fraction": n_out / cfg.n_train},
+        clean_y_train=tensor(clean), corruption="outlier_fraction",
     )

@@ -65,7 +65,8 @@ class RunLogger:
         # Staged, not yet the record: until its checkpoint is on disk, an interrupt
         # or a failure must record only the epochs a resume can start after.
         self.staged = dict(history=history, epochs_completed=epoch, final=_metrics(entry),
-                           best=_best(history), wall_s=self.wall_s())
+                           best=_best(history), selected=_selected(history),
+                           wall_s=self.wall_s())
 
     def staged_record(self) -> dict[str, Any]:
         """The record as it will be once the staged epoch is committed: the checkpoint's copy."""
@@ -101,6 +102,7 @@ def _metrics(entry: dict[str, float]) -> dict[str, float]:
 
 
 def _best(history: list[dict[str, float]]) -> dict[str, float]:
+    """Each test metric at its own best epoch: the oracle figure, chosen by the test set."""
     best: dict[str, float] = {}
     for tag in history[-1]:
         if tag.startswith("test/"):
@@ -109,3 +111,19 @@ def _best(history: list[dict[str, float]]) -> dict[str, float]:
             if values:
                 best[tag] = pick(values)
     return best
+
+
+def _selected(history: list[dict[str, float]]) -> dict[str, float] | None:
+    """The epoch with the best validation main metric, and every test metric at that epoch.
+
+    The main metric is the task's first (evaluate() puts it first): val/accuracy or val/mse.
+    Rebuilt from the whole history, so a resumed run selects as an uninterrupted one would;
+    a tie goes to the earliest epoch. None without a validation split.
+    """
+    tag = next((t for t in history[-1] if t.startswith("val/") and t != "val/loss"), None)
+    scored = [h for h in history if tag and h.get(tag) == h.get(tag)]  # drop NaN
+    if not scored:
+        return None
+    sign = 1 if higher_is_better(tag) else -1
+    chosen = max(scored, key=lambda h: (sign * h[tag], -h["epoch"]))
+    return {"epoch": chosen["epoch"], **{k: v for k, v in chosen.items() if k.startswith("test/")}}

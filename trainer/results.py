@@ -51,6 +51,7 @@ def new_record(cfg: DictConfig) -> dict[str, Any]:
         "epochs_completed": 0,
         "final": {},
         "best": {},
+        "selected": None,  # {"epoch": e, test metrics at e}, e chosen on the validation split
         "history": [],
         "wall_s": 0.0,
         "hparams": flat_hparams(cfg),

@@ -15,7 +15,8 @@ MAY_CHANGE = ("trainer.resume", "trainer.device", "trainer.progress_bar", "train
 
 def carry_over(record: dict[str, Any], state: dict[str, Any]) -> None:
     """A resumed run's record starts where its checkpoint's record ended."""
-    record.update({k: state["record"][k] for k in ("history", "final", "best", "wall_s")},
+    record.update({k: state["record"].get(k) for k in ("history", "final", "best", "selected",
+                                                       "wall_s")},
                   epochs_completed=state["epoch"])
 
 

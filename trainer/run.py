@@ -49,13 +49,15 @@ def start_logging(cfg: DictConfig, run_dir: Path, parts: Parts, started: float) 
     """The record and TensorBoard as the first epoch (or the resumed one) finds them."""
     record, data, state = parts.record, parts.data, parts.state
     record["device"] = str(parts.device)
-    record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
+    n_val = 0 if data.x_val is None else len(data.x_val)
+    record["data"] = {"n_train": len(data.x_train), "n_val": n_val, "n_test": len(data.x_test),
+                      **data.info}
     purge_step = None  # (a dead earlier attempt's curves went when the run dir was claimed)
     if state is not None:
         purge_step = state["epoch"] * steps_per_epoch(len(data.x_train), parts.settings) + 1
         log.info("resuming %s after epoch %d", run_dir, state["epoch"])
-    log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name,
-             parts.device, len(data.x_train), len(data.x_test),
+    log.info("%s × %s on %s: %d train / %d validation / %d test samples%s", cfg.task.name,
+             cfg.loss.name, parts.device, len(data.x_train), n_val, len(data.x_test),
              "".join(f", {k} {v:.4g}" for k, v in data.info.items()))
     logger = RunLogger(run_dir, record, cfg.get("logger") or {}, purge_step=purge_step,
                        started=started)

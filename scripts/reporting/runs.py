@@ -16,11 +16,14 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from scripts.reporting import environment
 from trainer import results
 
-# Columns every row has, whatever was swept; `final/<tag>` and `best/<tag>` follow.
+# Columns every row has, whatever was swept; `final/<tag>`, `selected/<tag>` (and
+# `selected/epoch`) and `best/<tag>` follow.
 FIXED = ["run", "task", "loss", "seed", "model", "optim", "lr", "status", "reason",
          "epochs_completed", "wall_s", *environment.COLUMNS]
 # Keys that name a run's pair and seed, already columns of their own.
 IDENTITY = {"task", "loss", "seed"}
+# A record's metric groups: last epoch, validation-selected epoch, test-selected (oracle).
+KINDS = ("final", "selected", "best")
 
 
 @dataclass
@@ -85,7 +88,7 @@ def row(root: Path, run_dir: Path, record: dict[str, Any]) -> tuple[dict[str, An
         columns.add(column)
         if column not in FIXED:  # model=cnn, optim=sgd: already columns of the record
             out[column] = _cell(value)
-    for kind in ("final", "best"):
+    for kind in KINDS:
         for tag, value in (record.get(kind) or {}).items():
             out[f"{kind}/{tag}"] = math.nan if value is None else value
     return out, columns - IDENTITY
@@ -113,7 +116,8 @@ def scalars(run_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         return empty
     found = found.drop_duplicates(["tag", "step"], keep="last").assign(run=name)
     epoch_of = found[found.tag == "epoch"].set_index("step").value
-    per_epoch = found[found.tag.str.startswith("test/") | (found.tag == "train/loss_epoch")]
+    per_epoch = found[found.tag.str.startswith(("test/", "val/"))
+                      | (found.tag == "train/loss_epoch")]
     per_epoch = per_epoch.assign(epoch=per_epoch.step.map(epoch_of)).dropna(subset=["epoch"])
     per_step = found[found.tag.str.startswith(("grad/", "data/"))]
     return (per_epoch.astype({"epoch": int})[["run", "tag", "epoch", "value"]],
@@ -152,8 +156,7 @@ def load(root: Path) -> Runs:
     if table.empty:
         return Runs(table, empty, [], no_steps)
     swept = _swept(table, candidates)
-    metrics = [c for kind in ("final/", "best/") for c in sorted(table.columns)
-               if c.startswith(kind)]
+    metrics = [c for kind in KINDS for c in sorted(table.columns) if c.startswith(f"{kind}/")]
     columns = [*FIXED[:4], *(c for c in swept if c not in FIXED), *FIXED[4:], *metrics]
     order = ["task", "loss", *swept, "seed"]
     try:
