@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import losses
 
 Z = np.array([[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 3.0, -0.4], [-0.5, 1.5, 0.0, 0.3]])

@@ -25,6 +25,7 @@ def test_preset_holds_apl_grid_and_protocol():
     assert dict(cfg.hydra.sweeper.params) == {
         "apl_loss": APL_LOSSES, "apl_noise": APL_NOISE, "seed": "0,1,2"}
     assert (cfg.task.name, cfg.task.batch_size, cfg.model.name) == ("mnist", 128, "toy_cnn")
+    assert cfg.task.val_fraction == 0.0  # APL trains on every training image
     assert dict(cfg.optim) == {"name": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": True,
                                "weight_decay": 0.01}
     assert (cfg.scheduler.name, cfg.scheduler.T_max, cfg.scheduler.eta_min) == (

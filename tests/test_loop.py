@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import ROOT
 
-from tasks import UserError
-from trainer import results
+from lossbench.errors import UserError
+from trainer import models, results
 from trainer.run import run
 
 PROJECT = str(ROOT)
@@ -55,16 +55,29 @@ def test_host_reads_do_not_grow_with_the_number_of_steps(make_cfg, tmp_path, mon
 def test_loss_is_read_every_n_steps(make_cfg, tmp_path):
     from tbparse import SummaryReader
 
-    run(make_cfg("task=regression", "task.n_train=256", "task.batch_size=8",
-                 "trainer.max_epochs=1", "trainer.log_every_n_steps=10"), tmp_path)
+    run(make_cfg("task=regression", "task.n_train=256", "task.val_fraction=0",
+                 "task.batch_size=8", "trainer.max_epochs=1", "trainer.log_every_n_steps=10"),
+        tmp_path)
     scalars = SummaryReader(str(tmp_path)).scalars
     steps = scalars[scalars["tag"] == "train/loss"]["step"].tolist()
     assert steps == [10, 20, 30, 32]  # every 10 steps and the epoch's last
 
 
-def test_bf16_autocast_trains_on_cpu(make_cfg, tmp_path):
-    record = run(make_cfg("task=mnist", "loss=ce", "trainer.precision=bf16"), tmp_path)
-    assert record["status"] == "ok" and record["hparams"]["trainer.precision"] == "bf16"
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("32", torch.float32)])
+def test_autocast_sets_the_dtype_the_model_computes_in(make_cfg, tmp_path, monkeypatch,
+                                                       precision, dtype):
+    seen = set()
+    build = models.build
+
+    def recording(*args):  # the run's own model, with a hook on its output
+        model = build(*args)
+        model.register_forward_hook(lambda module, inputs, output: seen.add(output.dtype))
+        return model
+
+    monkeypatch.setattr(models, "build", recording)
+    record = run(make_cfg("task=mnist", "loss=ce", f"trainer.precision={precision}"), tmp_path)
+    assert record["status"] == "ok" and str(record["hparams"]["trainer.precision"]) == precision
+    assert seen == {dtype}  # training steps and the test pass alike
 
 
 def test_fp16_needs_cuda(make_cfg, tmp_path):

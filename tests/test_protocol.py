@@ -10,12 +10,13 @@ import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from tasks import UserError, get
+from lossbench.errors import UserError
+from tasks import get
 from trainer import checkpoint, models, results
 from trainer.loop import evaluate
 from trainer.run import run
 
-DIGITS = ["task=digits", "loss=ce", "trainer.max_epochs=1"]
+DIGITS = ["task=digits", "task.val_fraction=0.0", "loss=ce", "trainer.max_epochs=1"]
 
 
 def test_nesterov_sgd_is_built_and_checkpointed(make_cfg, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import ROOT, train_cli
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import checkpoint, results
 from trainer.run import run
 
@@ -67,6 +67,8 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     a, b = results.read(tmp_path / "full"), results.read(tmp_path / "killed")
     assert b["status"] == "ok" and b["epochs_completed"] == 4
     assert history(a) == history(b) and a["final"] == b["final"]
+    # The validation-selected epoch may lie before the kill: it is chosen from all four.
+    assert a["selected"] is not None and a["selected"] == b["selected"]
     # TensorBoard's own reader applies the resumed writer's purge_step.
     steps = [tensorboard_steps(tmp_path / name) for name in ("full", "killed")]
     assert all(len(s) == len(set(s)) for curve in steps for s in curve.values())
@@ -91,7 +93,7 @@ def test_checkpoint_holds_state_and_loads_safely(make_cfg, tmp_path):
     assert state["epoch"] == 2 and state["record"]["epochs_completed"] == 2
     # The wall time so far travels with the checkpoint, so a resumed run adds to it.
     assert state["record"]["wall_s"] >= sum(h["time_s"] for h in state["record"]["history"])
-    assert {"model", "optimizer", "rng", "scheduler"} <= set(state)
+    assert {"model", "optimizer", "rng", "scaler", "record"} <= set(state)
     assert {"torch", "numpy", "python", "order", "cuda"} <= set(state["rng"])
     assert state["optimizer"]["state"], "momentum buffers are saved"
     assert not list((tmp_path / "checkpoints").glob(".last.pt.*")), "no temp file left behind"
@@ -139,10 +141,14 @@ def test_unexpected_error_is_recorded_as_failed(make_cfg, tmp_path, monkeypatch)
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr("trainer.loop.evaluate", broken)
-    with pytest.raises(RuntimeError):
-        run(make_cfg(), tmp_path, multirun=True)
-    record = results.read(tmp_path)
-    assert record["status"] == "failed" and record["reason"] == "RuntimeError: out of memory"
+    with pytest.raises(RuntimeError):  # a single run shows the traceback
+        run(make_cfg(), tmp_path / "single")
+    # A sweep job records it and returns, so the sweep goes on.
+    swept = run(make_cfg(), tmp_path / "swept", multirun=True)
+    for run_dir in ("single", "swept"):
+        record = results.read(tmp_path / run_dir)
+        assert record["status"] == "failed" and record["reason"] == "RuntimeError: out of memory"
+    assert swept == results.read(tmp_path / "swept")
 
 
 def test_resubmitted_sweep_resumes_unfinished_runs_only(tmp_path):

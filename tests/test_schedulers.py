@@ -8,13 +8,13 @@ import pytest
 import torch
 from tbparse import SummaryReader
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import checkpoint, schedulers
 from trainer.logger import RunLogger
 from trainer.run import run
 
 # digits: 1,437 training images of 8×8, 23 batches of 64 per epoch; no files needed.
-DIGITS = ["task=digits", "loss=ce", "optim=sgd", "optim.lr=0.1"]
+DIGITS = ["task=digits", "task.val_fraction=0.0", "loss=ce", "optim=sgd", "optim.lr=0.1"]
 SCHEDULES = {
     "cosine": ["scheduler=cosine", "scheduler.T_max=4", "scheduler.eta_min=0.001"],
     "step": ["scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5"],
@@ -117,5 +117,6 @@ def test_bad_schedule_values_are_one_line_errors(make_cfg, tmp_path, overrides, 
 
 def test_unknown_schedule_name():
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    with pytest.raises(UserError, match=r"scheduler='warm' is not valid: one of none, cosine"):
+    with pytest.raises(UserError, match=r"scheduler='warm' is not a known scheduler; valid: "
+                                        r"cosine, none, onecycle, step"):
         schedulers.build({"name": "warm"}, optimizer, steps_per_epoch=1)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import torch
 
-from tasks import UserError
+from lossbench.errors import UserError
 
 # cuBLAS is deterministic only with a fixed workspace (CUDA >= 10.2); torch's
 # reproducibility notes give these two values. It must be set before cuBLAS starts.

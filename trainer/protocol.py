@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from tasks import is_number, require
+from lossbench.errors import is_number, require
 from trainer import schedulers
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler
 
-from tasks import UserError, is_int, require
+from lossbench.errors import UserError, is_int, require
+from lossbench.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,7 @@ def build(cfg: dict[str, Any] | None, optimizer: torch.optim.Optimizer,
     """Build before the optimizer's state is restored: torch's constructors set its lr."""
     cfg = dict(cfg or {"name": "none"})
     name = cfg.pop("name")
-    require(name in SCHEDULES, "scheduler", name, f"one of {', '.join(SCHEDULES)}")
-    kind = SCHEDULES[name]
+    kind = lookup("scheduler", SCHEDULES, name)
     if kind is None:
         return Schedule(None, per_step=False)
     try:

@@ -2,8 +2,9 @@
 
 Each loss is a `Loss` subclass (base.py) that adapts raw model scores and
 targets per kind before its criterion sees them; classification.py and
-regression.py hold them, normalized.py the APL family. A loss config is its `name` plus the keyword
-arguments of its class, so the config and the class list the same parameters.
+regression.py hold them, normalized.py the APL family. A loss config is its
+`name` plus the keyword arguments of its class, so the config and the class
+list the same parameters.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from tasks import Kind, UserError
+from lossbench.contract import Kind
+from lossbench.errors import UserError
+from lossbench.registry import lookup as registry_lookup
 from trainer.losses import classification, normalized, regression
 from trainer.losses.base import DISTANCE, Adapter, Loss
 
@@ -55,9 +58,7 @@ def accepts(name: str, kind: Kind) -> bool:
 
 
 def lookup(name: str) -> type[Loss]:
-    if name not in LOSSES:
-        raise UserError(f"loss={name!r} is not a loss; valid: {', '.join(sorted(LOSSES))}.")
-    return LOSSES[name]
+    return registry_lookup("loss", LOSSES, name)
 
 
 def parameters(name: str) -> dict[str, Any]:

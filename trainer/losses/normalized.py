@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import torch
 
-from tasks import Kind
+from lossbench.contract import Kind
 from trainer.losses.base import Loss, logits_and_index, number
 
 # APL's reverse cross-entropy clamps the one-hot target to [1e-4, 1], so log 0 reads as
