@@ -61,9 +61,13 @@ def main(cfg: DictConfig) -> float:
         logging.getLogger("lossbench").debug("user error", exc_info=True)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print(f"interrupted: {run_dir}/metrics.json says how far it got; continue it with "
-              f"trainer.resume=true hydra.run.dir={run_dir}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        if getattr(err, "recorded", False):
+            print(f"interrupted: {run_dir}/metrics.json says how far it got; continue it with "
+                  f"trainer.resume=true hydra.run.dir={run_dir}", file=sys.stderr)
+        else:
+            print(f"interrupted before training started; nothing recorded in {run_dir}",
+                  file=sys.stderr)
         sys.exit(130)
 
 

@@ -13,8 +13,6 @@ import math
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from lossbench.contract import TaskData
 from lossbench.errors import is_number, require
@@ -40,6 +38,10 @@ def prepare(x: torch.Tensor) -> torch.Tensor:
 
 
 def build(cfg: DictConfig) -> TaskData:
+    # Imported here: scikit-learn takes about a second to import, and only this task needs it.
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     x, y = load_digits(return_X_y=True)
     images = x.reshape(-1, 8, 8).astype(np.uint8)
     x_train, x_test, y_train, y_test = train_test_split(

@@ -1,11 +1,13 @@
 """Synthetic linear regression whose training targets carry one-sided outliers.
 
-Features and the true function come from scikit-learn's make_regression; the
-targets are scaled to unit variance. Training targets get Gaussian noise and,
-for a fraction `outlier_fraction` of samples, a gross positive error of about
-`outlier_scale` standard deviations (think of a saturated sensor). Test
-targets are the noiseless truth, so test metrics measure how close the model
-got to the real function. `n_train` is the pool the validation split is cut from.
+Features and the true function are drawn as scikit-learn's make_regression draws them
+(`make_regression` below repeats its draws one for one, so a run need not pay the
+second that importing scikit-learn takes; tests/test_startup.py checks that the arrays
+are the same), and the targets are scaled to unit variance. Training targets get
+Gaussian noise and, for a fraction `outlier_fraction` of samples, a gross positive
+error of about `outlier_scale` standard deviations (think of a saturated sensor). Test
+targets are the noiseless truth, so test metrics measure how close the model got to
+the real function. `n_train` is the pool the validation split is cut from.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from sklearn.datasets import make_regression
 
 from lossbench.contract import TaskData
 from lossbench.errors import is_int, is_number, require
@@ -36,6 +37,22 @@ def check(cfg: DictConfig) -> None:
     require(cfg.noise >= 0, "task.noise", cfg.noise, "a standard deviation >= 0")
     require(cfg.outlier_scale >= 0, "task.outlier_scale", cfg.outlier_scale, "a size >= 0")
     check_data_seed(cfg.data_seed)
+
+
+def make_regression(n_samples: int, n_features: int, n_informative: int,
+                    random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's make_regression with its defaults (no bias, no noise, shuffled)."""
+    rng = np.random.RandomState(random_state)
+    x = rng.standard_normal(size=(n_samples, n_features))
+    truth = np.zeros((n_features, 1))
+    truth[:n_informative, :] = 100 * rng.uniform(size=(n_informative, 1))
+    y = x @ truth
+    rows = np.arange(n_samples)  # sklearn.utils.shuffle: one permutation of the rows …
+    rng.shuffle(rows)
+    x, y = x[rows], y[rows]
+    columns = np.arange(n_features)  # … then one of the features
+    rng.shuffle(columns)
+    return x[:, columns], np.squeeze(y)
 
 
 def build(cfg: DictConfig) -> TaskData:

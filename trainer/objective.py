@@ -55,10 +55,11 @@ def default_metric(task_name: str, val_fraction: Any) -> str:
     return f"{split}/{tasks.get(task_name).METRICS[0]}"
 
 
-def value(cfg: DictConfig, record: dict[str, Any]) -> float:
-    """The run's final `objective.metric`, or the worst value when there is none to trust."""
+def value(cfg: DictConfig, record: dict[str, Any] | None) -> float:
+    """The run's final `objective.metric`, or the worst value when there is none to trust
+    (also for None: a sweep job refused its run dir)."""
     worst = math.inf if cfg.objective.direction == "minimize" else -math.inf
-    if record["status"] != RunStatus.OK:
+    if record is None or record["status"] != RunStatus.OK:
         return worst
     result = record["final"].get(cfg.objective.metric)
     if result is None or not math.isfinite(result):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from lossbench.metrics import higher_is_better
 from lossbench.status import RunStatus
-from scripts.reporting import stats
+from scripts.reporting import environment, stats
 from scripts.reporting.runs import Runs
 
 # Default targets for "epochs to reach": a good but not final score for each metric.
@@ -189,7 +189,8 @@ EXPLAINED = (
 
 def render(runs: Runs, summaries: list[TaskSummary], title: str,
            sections: list[str] | None = None) -> str:
-    out = [f"# lossbench report: {title}", "", status_line(runs.table), "", EXPLAINED]
+    out = [f"# lossbench report: {title}", "", status_line(runs.table), "", EXPLAINED,
+           *environment.warning(runs.table)]
     ok = runs.table[runs.table.status == OK]
     if not ok.empty and ok.groupby(["task", "loss", *dimensions(runs.table, runs.swept)],
                                    dropna=False).size().max() < 2:
