@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -59,9 +60,15 @@ def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tupl
     with autocast or torch.autocast("cpu", enabled=False):
         outputs = torch.cat([model(data.prepare(x)) for x in data.x_test.split(batch_size)])
     model.train()
-    scores = {f"test/{k}": v for k, v in compute(metrics, outputs, data.y_test).items()}
-    scores["test/loss"] = loss_fn(outputs, data.y_test).item()
-    return scores
+    return scores(outputs, data, loss_fn, metrics)
+
+
+def scores(outputs: torch.Tensor, data: TaskData, loss_fn: nn.Module, metrics: tuple[str, ...]
+           ) -> dict[str, float]:
+    """One model's test metrics and test loss from its outputs on the whole test set."""
+    result = {f"test/{k}": v for k, v in compute(metrics, outputs, data.y_test).items()}
+    result["test/loss"] = loss_fn(outputs, data.y_test).item()
+    return result
 
 
 def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
@@ -132,14 +139,22 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         if not _finite_parameters(model):
             return Outcome("diverged", f"a model parameter became NaN or Inf in epoch {epoch}")
         entry["time_s"] = round(time.perf_counter() - started, 4)
-        # Epoch scalars share the step axis of train/loss, so a resumed run's
-        # purge_step removes everything after its checkpoint, whatever the tag.
-        logger.epoch(entry, global_step=epoch * steps)
-        # Checkpoint before metrics.json, so the record never claims an epoch
-        # that a resume could not start after.
-        checkpoint.save(logger.run_dir, model, optimizer, order, scaler, logger.record)
-        logger.commit()
+        record_epoch(logger, entry, epoch * steps,
+                     lambda: checkpoint.save(logger.run_dir, model, optimizer, order, scaler,
+                                             logger.record))
     return Outcome("ok")
+
+
+def record_epoch(logger: RunLogger, entry: dict[str, float], global_step: int,
+                 save_checkpoint: Callable[[], None]) -> None:
+    """A finished epoch's scalars, checkpoint and metrics.json, in the order resume relies on."""
+    # Epoch scalars share the step axis of train/loss, so a resumed run's
+    # purge_step removes everything after its checkpoint, whatever the tag.
+    logger.epoch(entry, global_step=global_step)
+    # Checkpoint before metrics.json, so the record never claims an epoch
+    # that a resume could not start after.
+    save_checkpoint()
+    logger.commit()
 
 
 def _finite_parameters(model: nn.Module) -> bool:

@@ -7,6 +7,7 @@ import random
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import tasks
 from tasks import Misfit, UserError, is_int, is_number, require
 from trainer import checkpoint, losses, models, optimizers, results, resume
 from trainer.logger import RunLogger
-from trainer.loop import Settings, fit, steps_per_epoch
+from trainer.loop import Outcome, Settings, fit, steps_per_epoch
 
 log = logging.getLogger("lossbench")
 
@@ -76,6 +77,33 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
+@dataclass
+class Job:
+    """A run checked and built, its logger open: what `train` (or a population) needs."""
+
+    cfg: DictConfig
+    run_dir: Path
+    task: Any
+    data: tasks.TaskData
+    model: torch.nn.Module
+    loss_fn: losses.Loss
+    optimizer: torch.optim.Optimizer
+    state: dict | None  # the checkpoint to continue from, if any
+    settings: Settings
+    logger: RunLogger
+
+
+def settings_of(cfg: DictConfig) -> Settings:
+    return Settings(
+        max_epochs=cfg.trainer.max_epochs, batch_size=cfg.task.batch_size, seed=cfg.seed,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        limit_train_batches=cfg.trainer.limit_train_batches,
+        progress_bar=cfg.trainer.progress_bar,
+        precision=str(cfg.trainer.precision), compile=cfg.trainer.compile,
+        diagnostics=cfg.trainer.diagnostics,
+    )
+
+
 def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any]:
     """Train one task × loss pair; write and return its metrics.json record.
 
@@ -85,6 +113,13 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     and re-raises KeyboardInterrupt; `trainer.resume=true` continues from
     checkpoints/last.pt.
     """
+    job = setup(cfg, run_dir, multirun)
+    return job if isinstance(job, dict) else train(job)
+
+
+def setup(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Job | dict[str, Any]:
+    """Guard the run dir, check every value, build: a Job, or the record of a run that
+    ends here (finished before, refused, skipped or failed)."""
     started = time.perf_counter()
     record = results.new_record(cfg)
     if cfg.trainer.resume and (done := resume.finished(run_dir)):
@@ -125,14 +160,7 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         log.warning("%s: %s", status, err)
         return record
 
-    settings = Settings(
-        max_epochs=cfg.trainer.max_epochs, batch_size=cfg.task.batch_size, seed=cfg.seed,
-        log_every_n_steps=cfg.trainer.log_every_n_steps,
-        limit_train_batches=cfg.trainer.limit_train_batches,
-        progress_bar=cfg.trainer.progress_bar,
-        precision=str(cfg.trainer.precision), compile=cfg.trainer.compile,
-        diagnostics=cfg.trainer.diagnostics,
-    )
+    settings = settings_of(cfg)
     record["device"] = str(device)
     record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
     purge_step = None
@@ -153,19 +181,36 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     if state is None:  # a resumed run logged these already
         for key, value in data.info.items():  # e.g. the realised share of flipped labels
             logger.step(f"data/{key}", value, 0)
+    return Job(cfg, run_dir, task, data, model, loss_fn, optimizer, state, settings, logger)
 
+
+def catch_signals() -> None:
+    """SIGTERM (a Slurm time limit) ends a run as Ctrl-C does: recorded, resumable."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def train(job: Job) -> dict[str, Any]:
+    """Fit a built job and record how it ended."""
+    catch_signals()
+    logger = job.logger
     try:
-        outcome = fit(model, data, loss_fn, optimizer, settings, task.METRICS, logger, state)
+        outcome = fit(job.model, job.data, job.loss_fn, job.optimizer, job.settings,
+                      job.task.METRICS, logger, job.state)
     except KeyboardInterrupt as err:
-        signal_name = str(err) or "SIGINT"
-        logger.finish("interrupted", f"{signal_name} during epoch "
-                      f"{record['epochs_completed'] + 1}")
+        logger.finish("interrupted", interrupted_reason(err, logger.record))
         raise
     except Exception as err:
         logger.finish("failed", f"{type(err).__name__}: {err}")
         raise
+    return finish(job, outcome)
+
+
+def finish(job: Job, outcome: Outcome) -> dict[str, Any]:
     if outcome.status == "diverged":
         log.warning("diverged: %s", outcome.reason)
-    return logger.finish(outcome.status, outcome.reason)
+    return job.logger.finish(outcome.status, outcome.reason)
+
+
+def interrupted_reason(err: KeyboardInterrupt, record: dict[str, Any]) -> str:
+    return f"{str(err) or 'SIGINT'} during epoch {record['epochs_completed'] + 1}"

@@ -1,0 +1,301 @@
+"""The population's training loop: loop.fit for M members at once.
+
+Each member arrives as the single run builds it (trainer.run.setup: the same seed, data,
+initial weights, optimizer and checkpoint) and leaves with the same files: its
+RunLogger writes its TensorBoard scalars and metrics.json, and its checkpoints are
+written by checkpoint.save from its own model and optimizer, refreshed from the stacked
+tensors at the end of each epoch. Per epoch, a member's test scores and records go
+through loop.scores and loop.record_epoch, the functions fit uses.
+
+What the members share: the training and test inputs, the batch size and the number of
+steps. What each keeps: its seed's data order (its own generator, as fit draws it), its
+targets (label noise, outliers), its loss, its optimizer's settings. A member whose loss
+or parameters become NaN or Inf is recorded `diverged`, as fit records it, and leaves
+the population; the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from torch.func import vmap
+
+from trainer import checkpoint
+from trainer.diagnostics import per_sample_size
+from trainer.logger import RunLogger
+from trainer.loop import Outcome, record_epoch, scores, steps_per_epoch
+from trainer.population.optim import StackedOptimizer
+from trainer.population.stacked import StackedModel
+from trainer.run import Job, finish, interrupted_reason
+
+# Rows of the test set per member in one evaluation chunk (fit uses 4096 for one model).
+EVAL_ROWS = 65536
+
+
+def global_rng() -> dict[str, Any]:
+    """The global random streams now: a member's, taken right after its setup."""
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+            "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_global_rng(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if states["cuda"]:
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+@dataclass
+class Member:
+    """One run of the population: its built job and what fit would hold for it."""
+
+    job: Job
+    logs: Callable[[], AbstractContextManager] = nullcontext  # routes its log lines
+    rng: dict[str, Any] = field(default_factory=global_rng)  # create right after setup
+    order: torch.Generator | None = None
+    record: dict[str, Any] | None = None  # its metrics.json record once it has ended
+    error: BaseException | None = None  # what ended it, when it failed
+
+    @property
+    def logger(self) -> RunLogger:
+        return self.job.logger
+
+
+def loss_key(member: Member) -> str:
+    return json.dumps(OmegaConf.to_container(member.job.cfg.loss, resolve=True), sort_keys=True)
+
+
+def train(members: list[Member]) -> None:
+    """Train the members together; each ends with its record written (member.record)."""
+    population = None
+    try:
+        population = Population(members)
+        population.fit()
+    except KeyboardInterrupt as err:
+        for member in population.active if population else members:
+            with member.logs():
+                member.record = member.logger.finish(
+                    "interrupted", interrupted_reason(err, member.logger.record))
+        raise
+    except Exception as err:
+        for member in population.active if population else members:
+            fail(member, err)
+        raise
+
+
+def fail(member: Member, err: BaseException) -> None:
+    """Recorded as run.train records an unexpected error: `failed`, with what it was."""
+    member.error = err
+    with member.logs():
+        member.record = member.logger.finish("failed", f"{type(err).__name__}: {err}")
+
+
+class Population:
+    def __init__(self, members: list[Member]) -> None:
+        self.active = sorted(members, key=loss_key)  # members of one loss side by side
+        job = self.active[0].job
+        self.settings, self.metrics = job.settings, job.task.METRICS
+        data = job.data
+        self.device = data.x_train.device
+        self.x_train, self.prepare = data.x_train, data.prepare
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)  # 32 and bf16 only
+        self.first_epoch = 1 if job.state is None else job.state["epoch"] + 1
+        for member in self.active:
+            member.order = torch.Generator(device=self.device).manual_seed(member.job.cfg.seed)
+            if member.job.state is not None:  # continues exactly where its single run would
+                checkpoint.restore(member.job.state, member.job.model, member.job.optimizer,
+                                   member.order, self.scaler)
+                member.rng = global_rng()
+        self.y_train = torch.stack([m.job.data.y_train for m in self.active])
+        self.model = StackedModel([m.job.model for m in self.active])
+        self.optimizer = StackedOptimizer(job.cfg.optim.name, self.model.params,
+                                          [m.job.optimizer for m in self.active])
+        self.watch = [bool(m.job.settings.diagnostics) for m in self.active]
+        self.corrupted = torch.stack([m.job.data.corrupted for m in self.active]) \
+            if any(self.watch) else None
+
+    # The loop, step by step as loop.fit.
+
+    def fit(self) -> None:
+        cfg = self.settings
+        n = len(self.x_train)
+        steps = steps_per_epoch(n, cfg)
+        every = cfg.log_every_n_steps
+        autocast = cfg.autocast(self.device)
+        for epoch in range(self.first_epoch, cfg.max_epochs + 1):
+            started = time.perf_counter()
+            self.perms = torch.stack([torch.randperm(n, device=self.device, generator=m.order)
+                                      for m in self.active])
+            self.window = torch.zeros(len(self.active), device=self.device)
+            self.epoch_sum = [0.0] * len(self.active)
+            for step in range(1, steps + 1):
+                log_now = step % every == 0 or step == steps
+                idx = self.perms[:, (step - 1) * cfg.batch_size: step * cfg.batch_size]
+                grads = self._step(idx, autocast, watch=log_now and any(self.watch))
+                if log_now:
+                    self._log_step(epoch, step, steps, every, grads)
+                    if not self.active:
+                        return
+            self._end_epoch(epoch, steps, started, autocast)
+            if not self.active:
+                return
+        for member in self.active:
+            self._finish(member, Outcome("ok"))
+        self.active = []
+
+    def _step(self, idx: torch.Tensor, autocast: torch.autocast, watch: bool
+              ) -> dict[str, torch.Tensor]:
+        m, b = idx.shape
+        x = self.prepare(self.x_train.index_select(0, idx.reshape(-1)))
+        x = x.view(m, b, *x.shape[1:])
+        y = self.y_train.gather(1, idx)
+        with autocast:
+            output = self.model(x)
+            losses = torch.cat(list(self._losses(output, y)))
+        captured: dict[str, torch.Tensor] = {}
+        if watch:
+            output.register_hook(lambda grad: captured.update(output=grad.detach()))
+        for p in self.model.params:
+            p.grad = None
+        # Members share no parameters, so the sum's gradient is each member's own.
+        losses.sum().backward()
+        grads = self._grad_scalars(captured["output"], idx) if watch else {}
+        self.optimizer.step()
+        self.window += losses.detach()
+        return grads
+
+    def _losses(self, output: torch.Tensor, y: torch.Tensor) -> Iterator[torch.Tensor]:
+        """Each member's mean loss, one vmap per run of members with the same loss."""
+        start = 0
+        for end, loss_fn in self._loss_runs():
+            with warnings.catch_warnings():  # losses without a batching rule loop instead
+                warnings.filterwarnings("ignore", "There is a performance drop")
+                yield vmap(loss_fn)(output[start:end], y[start:end])
+            start = end
+
+    def _loss_runs(self) -> list[tuple[int, Any]]:
+        runs: list[tuple[int, Any]] = []
+        keys = [loss_key(m) for m in self.active]
+        for i, key in enumerate(keys):
+            if i + 1 == len(keys) or keys[i + 1] != key:
+                runs.append((i + 1, self.active[i].job.loss_fn))
+        return runs
+
+    def _grad_scalars(self, output_grad: torch.Tensor, idx: torch.Tensor
+                      ) -> dict[str, torch.Tensor]:
+        """diagnostics.OutputGradients.scalars for every member: (M,) tensors."""
+        per_sample = torch.stack([per_sample_size(g.float()) for g in output_grad])
+        norms = torch.stack([p.grad.flatten(1).norm(dim=1) for p in self.model.params])
+        values = {"grad/norm": norms.norm(dim=0),
+                  "grad/output_abs_mean": per_sample.mean(dim=1),
+                  "grad/output_abs_max": per_sample.amax(dim=1)}
+        bad = self.corrupted.gather(1, idx)
+        values["grad/corrupted_share"] = (per_sample * bad).sum(dim=1) / per_sample.sum(dim=1)
+        values["data/corrupted_fraction"] = bad.float().mean(dim=1)
+        return values
+
+    def _log_step(self, epoch: int, step: int, steps: int, every: int,
+                  grads: dict[str, torch.Tensor]) -> None:
+        window = self.window.tolist()  # the loop's only host sync, for all members
+        self.window.zero_()
+        logged = (step - 1) % every + 1
+        global_step = (epoch - 1) * steps + step
+        scalars = dict(zip(grads, torch.stack(list(grads.values()), dim=1).tolist(),
+                           strict=True)) if grads else {}
+        ended = []
+        for i, member in enumerate(self.active):
+            if not math.isfinite(window[i]):
+                ended.append(i)
+                self._finish(member, Outcome("diverged", f"training loss became {window[i]} at "
+                                             f"epoch {epoch}, step {step} (checked every "
+                                             f"{every} steps)"))
+                continue
+            self.epoch_sum[i] += window[i]
+            member.logger.step("train/loss", window[i] / logged, global_step)
+            if self.watch[i]:
+                for tag, values in scalars.items():
+                    if tag in ("grad/corrupted_share", "data/corrupted_fraction") and \
+                            not bool(member.job.data.corrupted.any()):
+                        continue
+                    member.logger.step(tag, values[i], global_step)
+        self._drop(ended)
+
+    def _end_epoch(self, epoch: int, steps: int, started: float,
+                   autocast: torch.autocast) -> None:
+        outputs = self._evaluate(autocast)
+        finite = self.model.finite().tolist()
+        ended = []
+        for i, member in enumerate(self.active):
+            entry = {"epoch": epoch, "train/loss_epoch": self.epoch_sum[i] / steps}
+            try:
+                with member.logs():
+                    entry.update(scores(outputs[i], member.job.data, member.job.loss_fn,
+                                        self.metrics))
+                    if not finite[i]:
+                        ended.append(i)
+                        self._finish(member, Outcome(
+                            "diverged", f"a model parameter became NaN or Inf in epoch {epoch}"))
+                        continue
+                    entry["time_s"] = round(time.perf_counter() - started, 4)
+                    record_epoch(member.logger, entry, epoch * steps,
+                                 lambda i=i, member=member: self._save(i, member))
+            except Exception as err:  # this member's scores or files; the others go on
+                ended.append(i)
+                fail(member, err)
+        self._drop(ended)
+
+    @torch.no_grad()
+    def _evaluate(self, autocast: torch.autocast) -> torch.Tensor:
+        """Every member's outputs on the whole test set: (M, n_test, ...)."""
+        x_test = self.active[0].job.data.x_test
+        rows = max(1, EVAL_ROWS // len(self.active))
+        with autocast:
+            parts = [self.model(self.prepare(x), shared=True) for x in x_test.split(rows)]
+        return torch.cat(parts, dim=1)
+
+    def _save(self, i: int, member: Member) -> None:
+        """checkpoint.save for member i, from its own model and optimizer, as fit writes it."""
+        state = self.model.member_state(i)
+        with torch.no_grad():
+            for name, p in member.job.model.named_parameters():
+                p.copy_(state[name])
+        self.optimizer.export(i, member.job.optimizer)
+        set_global_rng(member.rng)  # the streams its single run would save
+        checkpoint.save(member.logger.run_dir, member.job.model, member.job.optimizer,
+                        member.order, self.scaler, member.logger.record)
+
+    # Members leaving: finished, diverged or failed.
+
+    def _finish(self, member: Member, outcome: Outcome) -> None:
+        with member.logs():
+            member.record = finish(member.job, outcome)
+
+    def _drop(self, ended: list[int]) -> None:
+        if not ended:
+            return
+        keep = [i for i in range(len(self.active)) if i not in ended]
+        self.active = [self.active[i] for i in keep]
+        self.epoch_sum = [self.epoch_sum[i] for i in keep]
+        self.watch = [self.watch[i] for i in keep]
+        if not keep:
+            return
+        index = torch.tensor(keep, device=self.device)
+        self.model.keep(index)
+        self.optimizer.keep(index, self.model.params)
+        self.y_train, self.perms, self.window = (t[index] for t in
+                                                 (self.y_train, self.perms, self.window))
+        if self.corrupted is not None:
+            self.corrupted = self.corrupted[index]

@@ -1,0 +1,273 @@
+"""`hydra/launcher=population`: a sweep's compatible runs trained together, in this process.
+
+The launcher composes each job as Hydra's basic launcher does (compose.py shares the
+work), gives each its run dir and `.hydra/` files (jobs.py), and builds each run with
+the single run's own code (trainer.run.setup): the same checks, the same `skipped` and
+`failed` records, the same data, initial weights and optimizer. Runs that agree on
+everything but their per-member values (plan.py) and share their data arrays train as
+one population (engine.py); the rest train one by one through trainer.run.train, and
+the launcher says which and why in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import nullcontext
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from tasks import TaskData, UserError
+from trainer import objective
+from trainer.population import engine, jobs, optim, plan, stacked
+from trainer.population.compose import SharedCompositions
+
+log = logging.getLogger("lossbench")
+
+
+@dataclasses.dataclass
+class Entry:
+    """A job of the sweep on its way through the launcher."""
+
+    idx: int
+    config: DictConfig
+    ret: JobReturn | None = None
+    member: engine.Member | None = None
+    data_id: int = -1
+    alone: str | None = None  # why it trains on its own, if it does
+    closed: bool = False
+
+
+class PopulationLaunch:
+    def __init__(self, max_members: int, cpu_max_macs: int, hydra_context: HydraContext,
+                 task_function: TaskFunction, config: DictConfig) -> None:
+        self.max_members, self.cpu_max_macs = max_members, cpu_max_macs
+        self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
+        # The sweeper checks each job by composing it; the launcher reuses that composition.
+        self.compositions = SharedCompositions(hydra_context.config_loader)
+        hydra_context.config_loader = self.compositions
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+               ) -> list[JobReturn]:
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        log.info(f"Launching {len(job_overrides)} jobs locally, in populations")
+        entries = []
+        for i, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + i
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+            config = self.compositions.take(self.config, list(overrides))
+            with open_dict(config):
+                config.hydra.job.id = idx
+                config.hydra.job.num = idx
+            entries.append(Entry(idx, config))
+        previous = HydraConfig.instance().cfg
+        try:
+            self._run(entries)
+        except KeyboardInterrupt as err:
+            print(f"interrupted ({err or 'SIGINT'}): each run's metrics.json says how far it "
+                  f"got; continue the sweep with the same command and trainer.resume=true "
+                  f"hydra.sweep.dir={self.config.hydra.sweep.dir}", file=sys.stderr)
+            sys.exit(130)
+        finally:
+            HydraConfig.instance().cfg = previous
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return [e.ret for e in entries]
+
+    def _run(self, entries: list[Entry]) -> None:
+        partitions: dict[str, list[Entry]] = defaultdict(list)
+        alone: list[Entry] = []
+        for entry in entries:
+            jobs.use(entry.config)
+            entry.alone = plan.alone_reason(entry.config)
+            if entry.alone:
+                alone.append(entry)
+            else:
+                key = plan.group_key(_without_hydra(entry.config))
+                partitions[key].append(entry)
+        _say_alone(alone)
+        for part in partitions.values():
+            self._partition(part)
+        for entry in alone:  # exactly as the basic launcher runs a job
+            entry.ret = run_job(hydra_context=self.hydra_context,
+                                task_function=self.task_function, config=entry.config,
+                                job_dir_key="hydra.sweep.dir",
+                                job_subdir_key="hydra.sweep.subdir")
+            entry.closed = True
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+
+    def _partition(self, part: list[Entry]) -> None:
+        """Jobs whose configs agree: set each up, then train them in populations."""
+        config = part[0].config
+        jobs.use(config)
+        part[0].ret = jobs.open_job(self.hydra_context, self.task_function, config)
+        configure_log(config.hydra.job_logging, config.hydra.verbose)  # as run_job does
+        router = _route_file_logs()
+        shared: list[TaskData] = []
+        try:
+            for entry in part:
+                self._open(entry, router, shared)
+            ready = [e for e in part if e.member is not None]
+            _say_alone([e for e in ready if e.alone])
+            groups = self._groups([e for e in ready if not e.alone])
+            if groups:
+                log.info("population: %d runs train together in %d population(s) of %s",
+                         sum(map(len, groups)), len(groups),
+                         ", ".join(str(len(g)) for g in groups))
+            for group in groups:
+                self._train(group)
+            for entry in ready:
+                if entry.alone:
+                    self._train([entry])
+        except KeyboardInterrupt as err:
+            for entry in part:
+                if entry.member is not None and entry.member.record is None:
+                    with entry.member.logs():
+                        entry.member.record = entry.member.logger.finish(
+                            "interrupted", f"{err or 'SIGINT'} before its population started")
+            raise
+        finally:
+            if router is not None:
+                logging.getLogger().removeHandler(router)
+                router.close()
+
+    def _open(self, entry: Entry, router: jobs.MemberLogs | None, shared: list[TaskData]
+              ) -> None:
+        """The job's run dir and files, then the single run's checks and build."""
+        from trainer import run
+
+        jobs.use(entry.config)
+        if entry.ret is None:
+            entry.ret = jobs.open_job(self.hydra_context, self.task_function, entry.config)
+        cfg = entry.ret.cfg
+        filename = jobs.member_log_file(entry.config)
+        logs = partial(router.to, filename) if router and filename else nullcontext
+        with logs():
+            try:
+                objective.check(cfg)
+            except UserError as err:  # as train.py: the whole sweep stops, with one line
+                print(f"error: {err}", file=sys.stderr)
+                sys.exit(2)
+            try:
+                job = run.setup(cfg, Path(entry.config.hydra.runtime.output_dir),
+                                multirun=True)
+            except Exception as err:
+                self._close(entry, error=err)
+                return
+        if isinstance(job, dict):  # finished before, refused, skipped or failed
+            self._close(entry, value=objective.value(cfg, job))
+            return
+        entry.member = engine.Member(job, logs=logs)  # takes its random streams now
+        entry.data_id = _share(job, shared)
+        entry.alone = (stacked.unsupported(job.model)
+                       or optim.unsupported(cfg.optim.name, job.optimizer)
+                       or self._busy_cpu(job))
+
+    def _busy_cpu(self, job: Any) -> str | None:
+        if job.data.x_train.device.type != "cpu":
+            return None
+        macs = stacked.macs_per_sample(job.model, job.data.input_shape)
+        if macs <= self.cpu_max_macs:
+            return None
+        return (f"on the CPU a model of {macs:,} multiply-adds per sample keeps the cores busy "
+                f"alone, so training runs together would not be faster "
+                f"(hydra.launcher.cpu_max_macs={self.cpu_max_macs:,})")
+
+    def _groups(self, entries: list[Entry]) -> list[list[Entry]]:
+        """Entries with the same data arrays and start epoch, at most max_members each."""
+        by_key: dict[tuple[int, int], list[Entry]] = defaultdict(list)
+        for entry in entries:
+            state = entry.member.job.state
+            by_key[(entry.data_id, 0 if state is None else state["epoch"])].append(entry)
+        groups = []
+        for same in by_key.values():
+            n = -(-len(same) // self.max_members)  # as many populations as needed, even sizes
+            size = -(-len(same) // n)
+            groups += [same[i:i + size] for i in range(0, len(same), size)]
+        return groups
+
+    def _train(self, group: list[Entry]) -> None:
+        from trainer import run
+
+        try:
+            if len(group) == 1:
+                member = group[0].member
+                with member.logs():
+                    member.record = run.train(member.job)
+            else:
+                engine.train([e.member for e in group])
+        except Exception as err:  # the members' records say `failed`; the sweep goes on
+            for entry in group:
+                if entry.member.error is None and entry.member.record is None:
+                    entry.member.error = err
+            if len(group) == 1:
+                group[0].member.error = err
+        for entry in group:
+            member = entry.member
+            if member.error is not None:
+                self._close(entry, error=member.error)
+            else:
+                self._close(entry, value=objective.value(member.job.cfg, member.record))
+
+    def _close(self, entry: Entry, value: Any = None, error: BaseException | None = None
+               ) -> None:
+        jobs.use(entry.config)
+        jobs.close_job(self.hydra_context, entry.config, entry.ret, value=value, error=error)
+        entry.closed = True
+
+
+def _without_hydra(config: DictConfig) -> DictConfig:
+    return OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+
+
+def _share(job: Any, shared: list[TaskData]) -> int:
+    """Point the job at an equal copy of its data arrays already held; its index there."""
+    data = job.data
+    for i, other in enumerate(shared):
+        if all(_same(getattr(data, k), getattr(other, k)) for k in ("x_train", "x_test",
+                                                                     "y_test")):
+            job.data = dataclasses.replace(data, x_train=other.x_train, x_test=other.x_test,
+                                           y_test=other.y_test)
+            return i
+    shared.append(data)
+    return len(shared) - 1
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
+                      and bool(a.eq(b).all()))
+
+
+def _route_file_logs() -> jobs.MemberLogs | None:
+    """Replace the job log file handler with one that writes to each member's own file."""
+    root = logging.getLogger()
+    files = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+    if not files:
+        return None
+    router = jobs.MemberLogs(files[0])
+    for handler in files:
+        root.removeHandler(handler)
+        handler.close()
+    root.addHandler(router)
+    return router
+
+
+def _say_alone(entries: list[Entry]) -> None:
+    """One line per reason: which jobs train one by one, and why."""
+    by_reason: dict[str, list[int]] = defaultdict(list)
+    for entry in entries:
+        by_reason[entry.alone].append(entry.idx)
+    for reason, ids in by_reason.items():
+        which = ", ".join(f"#{i}" for i in ids)
+        log.info("population: %s train%s one by one: %s", which, "s" if len(ids) == 1 else "",
+                 reason)
