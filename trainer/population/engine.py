@@ -106,6 +106,7 @@ def fail(member: Member, err: BaseException) -> None:
 class Population:
     def __init__(self, members: list[Member]) -> None:
         self.active = sorted(members, key=loss_key)  # members of one loss side by side
+        self._runs: list[tuple[int, Any]] | None = None
         job = self.active[0].job
         self.settings, self.metrics = job.settings, job.task.METRICS
         data = job.data
@@ -187,12 +188,12 @@ class Population:
             start = end
 
     def _loss_runs(self) -> list[tuple[int, Any]]:
-        runs: list[tuple[int, Any]] = []
-        keys = [loss_key(m) for m in self.active]
-        for i, key in enumerate(keys):
-            if i + 1 == len(keys) or keys[i + 1] != key:
-                runs.append((i + 1, self.active[i].job.loss_fn))
-        return runs
+        """(end, loss) of each run of neighbouring members with the same loss config."""
+        if self._runs is None:
+            keys = [loss_key(m) for m in self.active]
+            self._runs = [(i + 1, self.active[i].job.loss_fn) for i, key in enumerate(keys)
+                          if i + 1 == len(keys) or keys[i + 1] != key]
+        return self._runs
 
     def _grad_scalars(self, output_grad: torch.Tensor, idx: torch.Tensor
                       ) -> dict[str, torch.Tensor]:
@@ -213,7 +214,7 @@ class Population:
         self.window.zero_()
         logged = (step - 1) % every + 1
         global_step = (epoch - 1) * steps + step
-        scalars = dict(zip(grads, torch.stack(list(grads.values()), dim=1).tolist(),
+        scalars = dict(zip(grads, torch.stack(list(grads.values())).tolist(),
                            strict=True)) if grads else {}
         ended = []
         for i, member in enumerate(self.active):
@@ -288,6 +289,7 @@ class Population:
             return
         keep = [i for i in range(len(self.active)) if i not in ended]
         self.active = [self.active[i] for i in keep]
+        self._runs = None
         self.epoch_sum = [self.epoch_sum[i] for i in keep]
         self.watch = [self.watch[i] for i in keep]
         if not keep:
