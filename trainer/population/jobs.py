@@ -10,7 +10,6 @@ on_job_end once it has trained. `MemberLogs` sends each member's log lines to it
 from __future__ import annotations
 
 import contextvars
-import copy
 import logging
 import os
 from collections.abc import Iterator
@@ -18,10 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, _save_config
+from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf._utils import get_omega_conf_dumper
 
 
 def output_dir(config: DictConfig) -> Path:
@@ -45,25 +46,52 @@ def open_job(hydra_context: HydraContext, task_function: TaskFunction, config: D
         config.hydra.runtime.output_dir = str(run_dir)
     ret = JobReturn()
     ret.cfg = task_config(config)
-    ret.hydra_cfg = OmegaConf.masked_copy(config, "hydra")
+    ret.hydra_cfg = config  # run_job's is a copy holding only `hydra`; this one holds more
     ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)
     ret.working_dir = os.getcwd()
     run_dir.mkdir(parents=True, exist_ok=True)
     if config.hydra.output_subdir is not None:
         hydra_output = run_dir / str(config.hydra.output_subdir)
-        _save_config(ret.cfg, "config.yaml", hydra_output)
-        _save_config(ret.hydra_cfg, "hydra.yaml", hydra_output)
-        _save_config(config.hydra.overrides.task, "overrides.yaml", hydra_output)
+        hydra_output.mkdir(parents=True, exist_ok=True)
+        hydra_node = {"hydra": OmegaConf.to_container(config.hydra, enum_to_str=True)}
+        for name, content in (("config.yaml", ret.cfg), ("hydra.yaml", hydra_node),
+                              ("overrides.yaml", config.hydra.overrides.task)):
+            (hydra_output / name).write_text(to_yaml(content), encoding="utf-8")
     hydra_context.callbacks.on_job_start(config=config, task_function=task_function)
     return ret
 
 
 def task_config(config: DictConfig) -> DictConfig:
-    """The config the task function gets: the job's config without its hydra node."""
-    task_cfg = copy.deepcopy(config)
-    with read_write(task_cfg), open_dict(task_cfg):
-        del task_cfg["hydra"]
+    """The config the task function gets: the job's config without its hydra node
+    (run_job deep-copies the whole config, hydra node included, then deletes it)."""
+    task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+    for flag, value in config._metadata.flags.items():
+        task_cfg._set_flag(flag, value)
     return task_cfg
+
+
+class _Dumper(getattr(yaml, "CDumper", yaml.Dumper)):  # libyaml's emitter: twice as fast
+    """OmegaConf's YAML dumper (its str representer) on libyaml's emitter."""
+
+
+_Dumper.add_representer(str, get_omega_conf_dumper().str_representer)
+_checks_left = 3  # the first job's three files are compared with OmegaConf's own output
+
+
+def to_yaml(content: Any) -> str:
+    """OmegaConf.to_yaml(content), by libyaml once it has agreed with OmegaConf."""
+    global _checks_left
+    if _checks_left < 0:
+        return OmegaConf.to_yaml(content)
+    container = content if isinstance(content, dict) else OmegaConf.to_container(
+        content, resolve=False, enum_to_str=True)
+    text = yaml.dump(container, default_flow_style=False, allow_unicode=True,
+                     sort_keys=False, Dumper=_Dumper)
+    if _checks_left > 0:
+        reference = OmegaConf.to_yaml(content)
+        _checks_left = _checks_left - 1 if text == reference else -1
+        return reference
+    return text
 
 
 def close_job(hydra_context: HydraContext, config: DictConfig, ret: JobReturn,
