@@ -198,10 +198,10 @@ def test_the_stacked_update_is_torchs_for_each_member(name):
                 {"lr": 0.02, "weight_decay": 0.05, "momentum": 0.0},
                 {"lr": 0.3, "weight_decay": 0.01, "momentum": 0.5}]
     models = [nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)) for _ in settings]
-    opts = []
+    opts, kwargs = [], []
     for model, values in zip(models, settings, strict=True):
-        keys = values if name == "sgd" else {k: values[k] for k in ("lr", "weight_decay")}
-        opts.append(optimizers.OPTIMIZERS[name](model.parameters(), **keys))
+        kwargs.append(values if name == "sgd" else {k: values[k] for k in ("lr", "weight_decay")})
+        opts.append(optimizers.OPTIMIZERS[name](model.parameters(), **kwargs[-1]))
     together = stacked.StackedModel(models)
     ours = optim.StackedOptimizer(name, together.params, [o for o in opts])
     x = torch.randn(3, 8, 4)
@@ -218,7 +218,7 @@ def test_the_stacked_update_is_torchs_for_each_member(name):
         for n, p in model.named_parameters():
             torch.testing.assert_close(together.member_state(m)[n], p.detach())
         expected = o.state_dict()
-        fresh = optimizers.OPTIMIZERS[name](model.parameters(), **o.defaults)
+        fresh = optimizers.OPTIMIZERS[name](model.parameters(), **kwargs[m])
         ours.export(m, fresh)
         exported = fresh.state_dict()
         assert exported["state"].keys() == expected["state"].keys()

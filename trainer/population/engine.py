@@ -37,7 +37,7 @@ from trainer.logger import RunLogger
 from trainer.loop import Outcome, record_epoch, scores, steps_per_epoch
 from trainer.population.optim import StackedOptimizer
 from trainer.population.stacked import StackedModel
-from trainer.run import Job, finish, interrupted_reason
+from trainer.run import Job, catch_signals, finish, interrupted_reason
 
 # Rows of the test set per member in one evaluation chunk (fit uses 4096 for one model).
 EVAL_ROWS = 65536
@@ -80,6 +80,7 @@ def loss_key(member: Member) -> str:
 
 def train(members: list[Member]) -> None:
     """Train the members together; each ends with its record written (member.record)."""
+    catch_signals()
     population = None
     try:
         population = Population(members)
@@ -110,6 +111,11 @@ class Population:
         job = self.active[0].job
         self.settings, self.metrics = job.settings, job.task.METRICS
         data = job.data
+        for member in self.active:  # one copy of the inputs serves every member
+            other = member.job.data
+            if not all(same(getattr(other, k), getattr(data, k))
+                       for k in ("x_train", "x_test", "y_test")):
+                raise ValueError("population members must share their inputs and test targets")
         self.device = data.x_train.device
         self.x_train, self.prepare = data.x_train, data.prepare
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)  # 32 and bf16 only
@@ -301,3 +307,8 @@ class Population:
                                                  (self.y_train, self.perms, self.window))
         if self.corrupted is not None:
             self.corrupted = self.corrupted[index]
+
+
+def same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
+                      and bool(a.eq(b).all()))

@@ -234,18 +234,13 @@ def _share(job: Any, shared: list[TaskData]) -> int:
     """Point the job at an equal copy of its data arrays already held; its index there."""
     data = job.data
     for i, other in enumerate(shared):
-        if all(_same(getattr(data, k), getattr(other, k)) for k in ("x_train", "x_test",
-                                                                     "y_test")):
+        if all(engine.same(getattr(data, k), getattr(other, k)) for k in ("x_train", "x_test",
+                                                                           "y_test")):
             job.data = dataclasses.replace(data, x_train=other.x_train, x_test=other.x_test,
                                            y_test=other.y_test)
             return i
     shared.append(data)
     return len(shared) - 1
-
-
-def _same(a: Any, b: Any) -> bool:
-    return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
-                      and bool(a.eq(b).all()))
 
 
 def _route_file_logs() -> jobs.MemberLogs | None:

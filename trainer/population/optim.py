@@ -47,12 +47,25 @@ class StackedOptimizer:
             self.eps = groups[0]["eps"]
         self.steps = 0
         self.state: list[dict[str, torch.Tensor]] = [{} for _ in params]
+        self._constants: dict[tuple, torch.Tensor] = {}
         self._gather(optimizers)
 
-    def _per_member(self, values: list[float], like: torch.Tensor) -> torch.Tensor:
-        """(M, 1, ..., 1) in the parameter's dtype: broadcasts over one member's slice."""
-        shape = (len(values),) + (1,) * (like.ndim - 1)
-        return torch.tensor(values, dtype=like.dtype, device=like.device).view(shape)
+    def _per_member(self, name: str, values: list[float], like: torch.Tensor,
+                    dtype: torch.dtype | None = None) -> torch.Tensor:
+        """(M, 1, ..., 1), in the parameter's dtype unless given: broadcasts over one member's
+        slice. Made once per leaf shape (the values stay until members leave)."""
+        dtype = dtype or like.dtype
+        key = (name, like.ndim, dtype, like.device)
+        if key not in self._constants:
+            shape = (len(values),) + (1,) * (like.ndim - 1)
+            self._constants[key] = torch.tensor(values, dtype=dtype,
+                                                device=like.device).view(shape)
+        return self._constants[key]
+
+    def _step_sizes(self, bias_correction1: float, like: torch.Tensor) -> torch.Tensor:
+        """−lr / bias_correction1 per member, divided in float64 as torch does in Python."""
+        lr = self._per_member("lr", self.lr, like, torch.float64)
+        return (-lr / bias_correction1).to(like.dtype)
 
     def keep(self, index: torch.Tensor, params: list[torch.Tensor]) -> None:
         """Only the members at `index` go on; `params` are their new leaves."""
@@ -61,6 +74,7 @@ class StackedOptimizer:
         for values in (self.lr, self.weight_decay, self.momentum):
             values[:] = [values[i] for i in kept]
         self.state = [{k: v[index] for k, v in s.items()} for s in self.state]
+        self._constants = {}
 
     @torch.no_grad()
     def step(self) -> None:
@@ -75,15 +89,15 @@ class StackedOptimizer:
         for p, state in zip(self.params, self.state, strict=True):
             grad = p.grad
             if any_decay:  # torch: grad.add(param, alpha=weight_decay)
-                grad = grad.addcmul(p, self._per_member(self.weight_decay, p))
+                grad = grad.addcmul(p, self._per_member("weight_decay", self.weight_decay, p))
             if any_momentum:  # a member without momentum gets buf = 0·buf + grad = grad
                 buf = state.get("momentum_buffer")
                 if buf is None:
                     state["momentum_buffer"] = buf = grad.detach().clone()
                 else:
-                    buf.mul_(self._per_member(self.momentum, p)).add_(grad)
+                    buf.mul_(self._per_member("momentum", self.momentum, p)).add_(grad)
                 grad = buf
-            p.addcmul_(grad, self._per_member([-lr for lr in self.lr], p))
+            p.addcmul_(grad, self._per_member("-lr", [-lr for lr in self.lr], p))
 
     def _adam(self, decoupled: bool) -> None:
         beta1, beta2, step = self.beta1, self.beta2, self.steps
@@ -93,10 +107,11 @@ class StackedOptimizer:
         for p, state in zip(self.params, self.state, strict=True):
             grad = p.grad
             if any_decay and decoupled:  # torch: param.mul_(1 - lr * weight_decay)
-                p.mul_(self._per_member([1 - lr * wd for lr, wd in
-                                         zip(self.lr, self.weight_decay, strict=True)], p))
+                p.mul_(self._per_member("decay", [1 - lr * wd for lr, wd in
+                                                  zip(self.lr, self.weight_decay, strict=True)],
+                                        p))
             elif any_decay:
-                grad = grad.addcmul(p, self._per_member(self.weight_decay, p))
+                grad = grad.addcmul(p, self._per_member("weight_decay", self.weight_decay, p))
             if not state:
                 state["exp_avg"] = torch.zeros_like(p)
                 state["exp_avg_sq"] = torch.zeros_like(p)
@@ -105,8 +120,7 @@ class StackedOptimizer:
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
             # torch: param.addcdiv_(exp_avg, denom, value=-step_size), i.e. (value·t1)/t2
-            step_size = self._per_member([-lr / bias_correction1 for lr in self.lr], p)
-            p.add_(exp_avg.mul(step_size).div_(denom))
+            p.add_(exp_avg.mul(self._step_sizes(bias_correction1, p)).div_(denom))
 
     # A member's state in and out of its own torch optimizer (torch's state_dict format).
 
