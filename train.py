@@ -14,7 +14,9 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+from lossbench.metrics import direction
 
 # configs/hydra/launcher/submitit_*.yaml share the plugin's config names on purpose:
 # users type hydra/launcher=submitit_slurm, and Hydra checks our keys against the
@@ -22,11 +24,14 @@ from omegaconf import DictConfig
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against "
                         "ConfigStore schema", category=UserWarning)
 
+# configs/train.yaml's objective.direction: the metric's own unless the user gives one.
+OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
+
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns `objective.metric` of the run, for sweepers that optimise (Optuna)."""
-    from tasks import UserError
+    from lossbench.errors import UserError
     from trainer import objective
     from trainer.run import run
 

@@ -17,8 +17,8 @@ from omegaconf import DictConfig
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from tasks import noise
-from tasks.base import TaskData, is_number, require
+from lossbench.contract import TaskData
+from lossbench.errors import is_number, require
 
 KIND = "multiclass"
 N_OUTPUTS = 10
@@ -33,7 +33,6 @@ def check(cfg: DictConfig) -> None:
     ok = is_number(f) and 0 < f < 1 and N_OUTPUTS <= math.ceil(f * N_IMAGES) <= N_IMAGES - N_OUTPUTS
     require(ok, "task.test_fraction", f,
             f"a fraction that leaves at least {N_OUTPUTS} of the {N_IMAGES} images on each side")
-    noise.check(cfg)
 
 
 def prepare(x: torch.Tensor) -> torch.Tensor:
@@ -56,10 +55,9 @@ def build(cfg: DictConfig) -> TaskData:
     x_train, x_test, y_train, y_test = train_test_split(
         images, y, test_size=cfg.test_fraction, stratify=y, random_state=cfg.data_seed)
     y_train, y_test = torch.as_tensor(y_train).long(), torch.as_tensor(y_test).long()
-    data = TaskData(
+    return TaskData(
         kind=KIND, n_outputs=N_OUTPUTS, input_shape=(1, 8, 8),
         x_train=torch.as_tensor(x_train), y_train=y_train,
         x_test=torch.as_tensor(x_test), y_test=y_test,
         corrupted=torch.zeros(len(y_train), dtype=torch.bool), prepare=prepare,
     )
-    return noise.apply(data, cfg)

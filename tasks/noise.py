@@ -12,18 +12,22 @@
   class indices are used: they are not look-alike pairs there.
 
 The realised share of flipped training labels goes into `TaskData.info`
-as `label_noise`, and `corrupted` marks the flipped samples.
+as `label_noise`, and `corrupted` marks the flipped samples. `tasks.get`
+wraps every classification task in `LabelNoise`, so no task applies it by hand.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from tasks.base import TaskData, check_data_seed, is_number, require
+from lossbench.contract import Task, TaskData
+from lossbench.errors import is_number, require
+from tasks.base import check_data_seed
 
 NOISE_TYPES = ("symmetric", "asymmetric")
 # Class → the class its labels are flipped to, by number of classes.
@@ -66,3 +70,18 @@ def apply(data: TaskData, cfg: DictConfig) -> TaskData:
     share = float(flipped.float().mean()) if len(flipped) else 0.0
     return dataclasses.replace(data, y_train=y, corrupted=flipped,
                                info={**data.info, "label_noise": share})
+
+
+class LabelNoise:
+    """A classification task whose training labels `apply` flips after the task built them."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
+
+    def check(self, cfg: Any) -> None:
+        self.task.check(cfg)
+        check(cfg)
+
+    def build(self, cfg: Any) -> TaskData:
+        return apply(self.task.build(cfg), cfg)

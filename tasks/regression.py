@@ -15,7 +15,9 @@ import torch
 from omegaconf import DictConfig
 from sklearn.datasets import make_regression
 
-from tasks.base import TaskData, check_data_seed, is_int, is_number, require
+from lossbench.contract import TaskData
+from lossbench.errors import is_int, is_number, require
+from tasks.base import check_data_seed
 
 KIND = "regression"
 N_OUTPUTS = 1

@@ -10,7 +10,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer.run import run
 
 OVERRIDES = {

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from omegaconf import DictConfig
 from torch import nn
 
-from tasks import Misfit, is_int, require
-
-MODELS = ("linear", "mlp", "cnn")
+from lossbench.errors import Misfit, is_int, require
+from lossbench.registry import lookup
 
 
 def mlp(n_in: int, hidden_sizes: list[int], n_out: int) -> nn.Sequential:
@@ -35,20 +35,36 @@ def cnn(
     )
 
 
-def build(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int) -> nn.Module:
-    name = cfg.name
-    require(name in MODELS, "model", name, f"one of {', '.join(MODELS)}")
-    n_in = math.prod(input_shape)
-    if name == "linear":
-        return mlp(n_in, [], n_outputs)
-    if name == "mlp":
-        sizes = list(cfg.hidden_sizes)
-        require(all(is_int(s) and s >= 1 for s in sizes), "model.hidden_sizes", sizes,
-                "a list of integers >= 1")
-        return mlp(n_in, sizes, n_outputs)
+Shape = tuple[int, ...]
+
+
+def linear_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
+    return mlp(math.prod(input_shape), [], n_outputs)
+
+
+def mlp_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
+    sizes = list(cfg.hidden_sizes)
+    require(all(is_int(s) and s >= 1 for s in sizes), "model.hidden_sizes", sizes,
+            "a list of integers >= 1")
+    return mlp(math.prod(input_shape), sizes, n_outputs)
+
+
+def cnn_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
     if len(input_shape) != 3 or min(input_shape[1:]) < 6:
         raise Misfit(
             f"model=cnn needs image input, but the task gives inputs of shape {input_shape}; "
             "use model=linear or model=mlp."
         )
     return cnn(input_shape, list(cfg.channels), cfg.hidden, n_outputs)
+
+
+# model=<name> → its builder, which checks the group's values and sizes the model from the task.
+MODELS: dict[str, Callable[[DictConfig, Shape, int], nn.Module]] = {
+    "linear": linear_model,
+    "mlp": mlp_model,
+    "cnn": cnn_model,
+}
+
+
+def build(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
+    return lookup("model", MODELS, cfg.name)(cfg, input_shape, n_outputs)

@@ -14,7 +14,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 import tasks
-from tasks import UserError, require
+from lossbench.errors import UserError, require
+from lossbench.status import RunStatus
 
 DIRECTIONS = ("minimize", "maximize")
 
@@ -38,7 +39,7 @@ def metric_names(task_metrics: tuple[str, ...]) -> list[str]:
 def value(cfg: DictConfig, record: dict[str, Any]) -> float:
     """The run's final `objective.metric`, or the worst value when there is none to trust."""
     worst = math.inf if cfg.objective.direction == "minimize" else -math.inf
-    if record["status"] != "ok":
+    if record["status"] != RunStatus.OK:
         return worst
     result = record["final"].get(cfg.objective.metric)
     if result is None or not math.isfinite(result):

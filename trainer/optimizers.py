@@ -7,7 +7,8 @@ from collections.abc import Iterable
 import torch
 from omegaconf import DictConfig
 
-from tasks import UserError, require
+from lossbench.errors import UserError
+from lossbench.registry import lookup
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
@@ -17,9 +18,9 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
 
 
 def build(cfg: DictConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    require(cfg.name in OPTIMIZERS, "optim", cfg.name, f"one of {', '.join(OPTIMIZERS)}")
+    optimizer = lookup("optim", OPTIMIZERS, cfg.name)
     kwargs = {k: v for k, v in cfg.items() if k != "name"}
     try:
-        return OPTIMIZERS[cfg.name](params, **kwargs)
+        return optimizer(params, **kwargs)
     except (TypeError, ValueError) as err:  # torch's own check of an argument's value or name
         raise UserError(f"optim={cfg.name} with {kwargs} is not valid: {err}.") from None

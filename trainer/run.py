@@ -1,167 +1,82 @@
-"""One run from a composed config to its metrics: the function train.py calls."""
+"""One run from a composed config to its metrics: the composition root train.py calls.
+
+Guard the run dir, build (trainer/assemble.py), fit (trainer/loop.py), finish.
+What happens on a mistake, a signal or a crash is trainer/policy.py's.
+"""
 
 from __future__ import annotations
 
 import logging
-import random
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import torch
 from omegaconf import DictConfig
 
-import tasks
-from tasks import Misfit, UserError, is_int, is_number, require
-from trainer import checkpoint, losses, models, optimizers, results, resume
+from lossbench.status import RunStatus
+from trainer import resume
+from trainer.assemble import Parts, assemble
 from trainer.logger import RunLogger
-from trainer.loop import Outcome, Settings, fit, steps_per_epoch
+from trainer.loop import Outcome, fit, steps_per_epoch
+from trainer.policy import Record, RunDirTaken, recorded_end, single_or_sweep
+from trainer.results import METRICS_FILE
 
 log = logging.getLogger("lossbench")
 
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("32", "bf16", "16")
 
+def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Record:
+    """Train one task × loss pair; write and return its metrics.json record.
 
-def pick_device(name: str) -> torch.device:
-    require(name in DEVICES or name.startswith("cuda:"), "trainer.device", name,
-            f"one of {', '.join(DEVICES)} (or cuda:N)")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"trainer.device={name} but this machine has no CUDA device "
-                        f"(torch {torch.__version__}); use trainer.device=cpu or auto.")
-    return torch.device(name)
-
-
-def check(cfg: DictConfig, task: Any) -> None:
-    """Every value range, before any data is read or anything is trained."""
-    def positive_int(key: str, value: object) -> None:
-        require(is_int(value) and value >= 1, key, value, "an integer >= 1")
-
-    positive_int("trainer.max_epochs", cfg.trainer.max_epochs)
-    positive_int("task.batch_size", cfg.task.batch_size)
-    positive_int("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
-    if cfg.trainer.limit_train_batches is not None:
-        positive_int("trainer.limit_train_batches", cfg.trainer.limit_train_batches)
-    require(is_int(cfg.seed) and cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
-    require(str(cfg.trainer.precision) in PRECISIONS, "trainer.precision", cfg.trainer.precision,
-            f"one of {', '.join(PRECISIONS)}")
-    lr = cfg.optim.lr
-    require(is_number(lr) and lr > 0, "optim.lr", lr, "a number > 0")
-    losses.check(dict(cfg.loss))
-    task.check(cfg.task)
-
-
-def misfit(cfg: DictConfig, task: Any) -> str | None:
-    """Why this task and loss do not go together, or None when they do."""
-    if losses.accepts(cfg.loss.name, task.KIND):
-        return None
-    cls = losses.lookup(cfg.loss.name)
-    return (f"task={cfg.task.name} ({task.KIND} targets) does not fit loss={cfg.loss.name} "
-            f"(accepts {', '.join(cls.adapters)} targets); losses valid for "
-            f"task={cfg.task.name}: {', '.join(losses.valid_for(task.KIND))}.")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt("SIGTERM")
+    A user's mistake raises UserError in a single run and is recorded in a
+    multirun. Ctrl-C or SIGTERM records `interrupted` and re-raises
+    KeyboardInterrupt; `trainer.resume=true` continues from checkpoints/last.pt.
+    """
+    job = setup(cfg, run_dir, multirun=multirun)
+    return job if isinstance(job, dict) else train(job)
 
 
 @dataclass
 class Job:
-    """A run checked and built, its logger open: what `train` (or a population) needs."""
+    """A run guarded, built and logging: what `train` fits, alone or in a population."""
 
     cfg: DictConfig
-    run_dir: Path
-    task: Any
-    data: tasks.TaskData
-    model: torch.nn.Module
-    loss_fn: losses.Loss
-    optimizer: torch.optim.Optimizer
-    state: dict | None  # the checkpoint to continue from, if any
-    settings: Settings
+    parts: Parts
     logger: RunLogger
 
 
-def settings_of(cfg: DictConfig) -> Settings:
-    return Settings(
-        max_epochs=cfg.trainer.max_epochs, batch_size=cfg.task.batch_size, seed=cfg.seed,
-        log_every_n_steps=cfg.trainer.log_every_n_steps,
-        limit_train_batches=cfg.trainer.limit_train_batches,
-        progress_bar=cfg.trainer.progress_bar,
-        precision=str(cfg.trainer.precision), compile=cfg.trainer.compile,
-        diagnostics=cfg.trainer.diagnostics,
-    )
-
-
-def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any]:
-    """Train one task × loss pair; write and return its metrics.json record.
-
-    A user's mistake raises UserError in a single run. In a multirun it is
-    recorded instead (`skipped` for a pair that does not fit, `failed` for a
-    bad value) and the sweep goes on. Ctrl-C or SIGTERM records `interrupted`
-    and re-raises KeyboardInterrupt; `trainer.resume=true` continues from
-    checkpoints/last.pt.
-    """
-    job = setup(cfg, run_dir, multirun)
-    return job if isinstance(job, dict) else train(job)
-
-
-def setup(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Job | dict[str, Any]:
-    """Guard the run dir, check every value, build: a Job, or the record of a run that
-    ends here (finished before, refused, skipped or failed)."""
+@single_or_sweep
+def setup(cfg: DictConfig, run_dir: Path) -> Job | Record:
+    """Guard the run dir and build; the record instead when the run ends here (finished
+    before, or, in a multirun, refused, skipped or failed)."""
     started = time.perf_counter()
-    record = results.new_record(cfg)
     if cfg.trainer.resume and (done := resume.finished(run_dir)):
         log.info("%s already finished (status %s): nothing to resume", run_dir, done["status"])
         return done
-    if not cfg.trainer.resume and (run_dir / results.METRICS_FILE).exists():
-        # Starting over would overwrite a run the user may have finished.
-        message = (f"{run_dir} already holds a run: add trainer.resume=true to continue it, "
-                   "or choose another run dir.")
-        if not multirun:
-            raise UserError(message)
-        log.error(message)
-        return results.read(run_dir)
-    try:
-        task = tasks.get(cfg.task.name)
-        check(cfg, task)
-        if reason := misfit(cfg, task):
-            raise Misfit(reason)
-        device = pick_device(cfg.trainer.device)
-        if str(cfg.trainer.precision) == "16" and device.type != "cuda":
-            raise UserError(f"trainer.precision=16 needs CUDA, but the run is on {device}; "
-                            "use trainer.precision=bf16 or 32.")
-        seed_everything(cfg.seed)
-        data = task.build(cfg.task).to(device)
-        model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
-        loss_fn = losses.build(dict(cfg.loss), data.kind)
-        optimizer = optimizers.build(cfg.optim, model.parameters())
-        state = checkpoint.load(run_dir, device) if cfg.trainer.resume else None
-        if state is not None:
-            resume.check_same_run(state["record"]["hparams"], record["hparams"], run_dir)
-    except UserError as err:
-        if not multirun:
-            raise
-        # In a sweep one bad job must not stop the others: record it and go on.
-        status = "skipped" if isinstance(err, Misfit) else "failed"
-        record.update(status=status, reason=str(err))
-        results.write(run_dir, record)
-        log.warning("%s: %s", status, err)
-        return record
+    if not cfg.trainer.resume and (run_dir / METRICS_FILE).exists():
+        raise RunDirTaken(f"{run_dir} already holds a run: add trainer.resume=true to continue "
+                          "it, or choose another run dir.")
+    parts = assemble(cfg, run_dir)
+    return Job(cfg, parts, start_logging(cfg, run_dir, parts, started))
 
-    settings = settings_of(cfg)
-    record["device"] = str(device)
+
+def train(job: Job) -> Record:
+    parts = job.parts
+    with recorded_end(job.logger):
+        outcome = fit(parts.model, parts.data, parts.loss_fn, parts.optimizer, parts.settings,
+                      parts.task.METRICS, job.logger, parts.state)
+    return finish(job, outcome)
+
+
+def finish(job: Job, outcome: Outcome) -> Record:
+    if outcome.status == RunStatus.DIVERGED:
+        log.warning("diverged: %s", outcome.reason)
+    return job.logger.finish(outcome.status, outcome.reason)
+
+
+def start_logging(cfg: DictConfig, run_dir: Path, parts: Parts, started: float) -> RunLogger:
+    """The record and TensorBoard as the first epoch (or the resumed one) finds them."""
+    record, data, state = parts.record, parts.data, parts.state
+    record["device"] = str(parts.device)
     record["data"] = {"n_train": len(data.x_train), "n_test": len(data.x_test), **data.info}
     purge_step = None
     if cfg.trainer.resume and state is None:
@@ -171,46 +86,14 @@ def setup(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Job | dict[
     if state is not None:
         record.update({k: state["record"][k] for k in ("history", "final", "best", "wall_s")},
                       epochs_completed=state["epoch"])
-        purge_step = state["epoch"] * steps_per_epoch(len(data.x_train), settings) + 1
+        purge_step = state["epoch"] * steps_per_epoch(len(data.x_train), parts.settings) + 1
         log.info("resuming %s after epoch %d", run_dir, state["epoch"])
-    log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name, device,
-             len(data.x_train), len(data.x_test),
+    log.info("%s × %s on %s: %d train / %d test samples%s", cfg.task.name, cfg.loss.name,
+             parts.device, len(data.x_train), len(data.x_test),
              "".join(f", {k} {v:.4g}" for k, v in data.info.items()))
     logger = RunLogger(run_dir, record, flush_secs=cfg.logger.flush_secs, purge_step=purge_step,
                        started=started)
     if state is None:  # a resumed run logged these already
         for key, value in data.info.items():  # e.g. the realised share of flipped labels
             logger.step(f"data/{key}", value, 0)
-    return Job(cfg, run_dir, task, data, model, loss_fn, optimizer, state, settings, logger)
-
-
-def catch_signals() -> None:
-    """SIGTERM (a Slurm time limit) ends a run as Ctrl-C does: recorded, resumable."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def train(job: Job) -> dict[str, Any]:
-    """Fit a built job and record how it ended."""
-    catch_signals()
-    logger = job.logger
-    try:
-        outcome = fit(job.model, job.data, job.loss_fn, job.optimizer, job.settings,
-                      job.task.METRICS, logger, job.state)
-    except KeyboardInterrupt as err:
-        logger.finish("interrupted", interrupted_reason(err, logger.record))
-        raise
-    except Exception as err:
-        logger.finish("failed", f"{type(err).__name__}: {err}")
-        raise
-    return finish(job, outcome)
-
-
-def finish(job: Job, outcome: Outcome) -> dict[str, Any]:
-    if outcome.status == "diverged":
-        log.warning("diverged: %s", outcome.reason)
-    return job.logger.finish(outcome.status, outcome.reason)
-
-
-def interrupted_reason(err: KeyboardInterrupt, record: dict[str, Any]) -> str:
-    return f"{str(err) or 'SIGINT'} during epoch {record['epochs_completed'] + 1}"
+    return logger

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tasks import Kind, require
+from lossbench.contract import Kind
+from lossbench.errors import require
 from trainer.losses.base import (
     Loss,
     log_softmax_and_index,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tasks import Kind
+from lossbench.contract import Kind
 from trainer.losses.base import DISTANCE, Loss, number, value_and_float
 
 REGRESSION = {"regression": value_and_float}

@@ -31,13 +31,16 @@ import torch
 from omegaconf import OmegaConf
 from torch.func import vmap
 
+from lossbench.status import RunStatus
 from trainer import checkpoint
+from trainer.assemble import Parts
 from trainer.diagnostics import per_sample_size
 from trainer.logger import RunLogger
 from trainer.loop import Outcome, record_epoch, scores, steps_per_epoch
+from trainer.policy import catch_sigterm, record_failed, record_interrupted
 from trainer.population.optim import StackedOptimizer
 from trainer.population.stacked import StackedModel
-from trainer.run import Job, catch_signals, finish, interrupted_reason
+from trainer.run import Job, finish
 
 # Rows of the test set per member in one evaluation chunk (fit uses 4096 for one model).
 EVAL_ROWS = 65536
@@ -73,6 +76,10 @@ class Member:
     def logger(self) -> RunLogger:
         return self.job.logger
 
+    @property
+    def parts(self) -> Parts:
+        return self.job.parts
+
 
 def loss_key(member: Member) -> str:
     return json.dumps(OmegaConf.to_container(member.job.cfg.loss, resolve=True), sort_keys=True)
@@ -80,7 +87,7 @@ def loss_key(member: Member) -> str:
 
 def train(members: list[Member]) -> None:
     """Train the members together; each ends with its record written (member.record)."""
-    catch_signals()
+    catch_sigterm()
     population = None
     try:
         population = Population(members)
@@ -88,8 +95,7 @@ def train(members: list[Member]) -> None:
     except KeyboardInterrupt as err:
         for member in population.active if population else members:
             with member.logs():
-                member.record = member.logger.finish(
-                    "interrupted", interrupted_reason(err, member.logger.record))
+                member.record = record_interrupted(member.logger, err)
         raise
     except Exception as err:
         for member in population.active if population else members:
@@ -101,7 +107,7 @@ def fail(member: Member, err: BaseException) -> None:
     """Recorded as run.train records an unexpected error: `failed`, with what it was."""
     member.error = err
     with member.logs():
-        member.record = member.logger.finish("failed", f"{type(err).__name__}: {err}")
+        member.record = record_failed(member.logger, err)
 
 
 class Population:
@@ -109,29 +115,30 @@ class Population:
         self.active = sorted(members, key=loss_key)  # members of one loss side by side
         self._runs: list[tuple[int, Any]] | None = None
         job = self.active[0].job
-        self.settings, self.metrics = job.settings, job.task.METRICS
-        data = job.data
+        self.settings, self.metrics = job.parts.settings, job.parts.task.METRICS
+        data = job.parts.data
         for member in self.active:  # one copy of the inputs serves every member
-            other = member.job.data
+            other = member.parts.data
             if not all(same(getattr(other, k), getattr(data, k))
                        for k in ("x_train", "x_test", "y_test")):
                 raise ValueError("population members must share their inputs and test targets")
         self.device = data.x_train.device
         self.x_train, self.prepare = data.x_train, data.prepare
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)  # 32 and bf16 only
-        self.first_epoch = 1 if job.state is None else job.state["epoch"] + 1
+        self.first_epoch = 1 if job.parts.state is None else job.parts.state["epoch"] + 1
         for member in self.active:
             member.order = torch.Generator(device=self.device).manual_seed(member.job.cfg.seed)
-            if member.job.state is not None:  # continues exactly where its single run would
-                checkpoint.restore(member.job.state, member.job.model, member.job.optimizer,
-                                   member.order, self.scaler)
+            parts = member.parts
+            if parts.state is not None:  # continues exactly where its single run would
+                checkpoint.restore(parts.state, parts.model, parts.optimizer, member.order,
+                                   self.scaler)
                 member.rng = global_rng()
-        self.y_train = torch.stack([m.job.data.y_train for m in self.active])
-        self.model = StackedModel([m.job.model for m in self.active])
+        self.y_train = torch.stack([m.parts.data.y_train for m in self.active])
+        self.model = StackedModel([m.parts.model for m in self.active])
         self.optimizer = StackedOptimizer(job.cfg.optim.name, self.model.params,
-                                          [m.job.optimizer for m in self.active])
-        self.watch = [bool(m.job.settings.diagnostics) for m in self.active]
-        self.corrupted = torch.stack([m.job.data.corrupted for m in self.active]) \
+                                          [m.parts.optimizer for m in self.active])
+        self.watch = [bool(m.parts.settings.diagnostics) for m in self.active]
+        self.corrupted = torch.stack([m.parts.data.corrupted for m in self.active]) \
             if any(self.watch) else None
 
     # The loop, step by step as loop.fit.
@@ -160,7 +167,7 @@ class Population:
             if not self.active:
                 return
         for member in self.active:
-            self._finish(member, Outcome("ok"))
+            self._finish(member, Outcome(RunStatus.OK))
         self.active = []
 
     def _step(self, idx: torch.Tensor, autocast: torch.autocast, watch: bool
@@ -197,7 +204,7 @@ class Population:
         """(end, loss) of each run of neighbouring members with the same loss config."""
         if self._runs is None:
             keys = [loss_key(m) for m in self.active]
-            self._runs = [(i + 1, self.active[i].job.loss_fn) for i, key in enumerate(keys)
+            self._runs = [(i + 1, self.active[i].parts.loss_fn) for i, key in enumerate(keys)
                           if i + 1 == len(keys) or keys[i + 1] != key]
         return self._runs
 
@@ -226,16 +233,16 @@ class Population:
         for i, member in enumerate(self.active):
             if not math.isfinite(window[i]):
                 ended.append(i)
-                self._finish(member, Outcome("diverged", f"training loss became {window[i]} at "
-                                             f"epoch {epoch}, step {step} (checked every "
-                                             f"{every} steps)"))
+                self._finish(member, Outcome(
+                    RunStatus.DIVERGED, f"training loss became {window[i]} at epoch {epoch}, "
+                    f"step {step} (checked every {every} steps)"))
                 continue
             self.epoch_sum[i] += window[i]
             member.logger.step("train/loss", window[i] / logged, global_step)
             if self.watch[i]:
                 for tag, values in scalars.items():
                     if tag in ("grad/corrupted_share", "data/corrupted_fraction") and \
-                            not bool(member.job.data.corrupted.any()):
+                            not bool(member.parts.data.corrupted.any()):
                         continue
                     member.logger.step(tag, values[i], global_step)
         self._drop(ended)
@@ -249,12 +256,12 @@ class Population:
             entry = {"epoch": epoch, "train/loss_epoch": self.epoch_sum[i] / steps}
             try:
                 with member.logs():
-                    entry.update(scores(outputs[i], member.job.data, member.job.loss_fn,
+                    entry.update(scores(outputs[i], member.parts.data, member.parts.loss_fn,
                                         self.metrics))
                     if not finite[i]:
                         ended.append(i)
-                        self._finish(member, Outcome(
-                            "diverged", f"a model parameter became NaN or Inf in epoch {epoch}"))
+                        self._finish(member, Outcome(RunStatus.DIVERGED, "a model parameter "
+                                                     f"became NaN or Inf in epoch {epoch}"))
                         continue
                     entry["time_s"] = round(time.perf_counter() - started, 4)
                     record_epoch(member.logger, entry, epoch * steps,
@@ -267,7 +274,7 @@ class Population:
     @torch.no_grad()
     def _evaluate(self, autocast: torch.autocast) -> torch.Tensor:
         """Every member's outputs on the whole test set: (M, n_test, ...)."""
-        x_test = self.active[0].job.data.x_test
+        x_test = self.active[0].job.parts.data.x_test
         rows = max(1, EVAL_ROWS // len(self.active))
         with autocast:
             parts = [self.model(self.prepare(x), shared=True) for x in x_test.split(rows)]
@@ -277,11 +284,11 @@ class Population:
         """checkpoint.save for member i, from its own model and optimizer, as fit writes it."""
         state = self.model.member_state(i)
         with torch.no_grad():
-            for name, p in member.job.model.named_parameters():
+            for name, p in member.parts.model.named_parameters():
                 p.copy_(state[name])
-        self.optimizer.export(i, member.job.optimizer)
+        self.optimizer.export(i, member.parts.optimizer)
         set_global_rng(member.rng)  # the streams its single run would save
-        checkpoint.save(member.logger.run_dir, member.job.model, member.job.optimizer,
+        checkpoint.save(member.logger.run_dir, member.parts.model, member.parts.optimizer,
                         member.order, self.scaler, member.logger.record)
 
     # Members leaving: finished, diverged or failed.

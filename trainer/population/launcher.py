@@ -26,7 +26,8 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from tasks import TaskData, UserError
+from lossbench.contract import TaskData
+from lossbench.errors import UserError
 from trainer import objective
 from trainer.population import engine, jobs, optim, plan, stacked
 from trainer.population.compose import SharedCompositions
@@ -169,14 +170,14 @@ class PopulationLaunch:
             return
         entry.member = engine.Member(job, logs=logs)  # takes its random streams now
         entry.data_id = _share(job, shared)
-        entry.alone = (stacked.unsupported(job.model)
-                       or optim.unsupported(cfg.optim.name, job.optimizer)
+        entry.alone = (stacked.unsupported(job.parts.model)
+                       or optim.unsupported(cfg.optim.name, job.parts.optimizer)
                        or self._busy_cpu(job))
 
     def _busy_cpu(self, job: Any) -> str | None:
-        if job.data.x_train.device.type != "cpu":
+        if job.parts.data.x_train.device.type != "cpu":
             return None
-        macs = stacked.macs_per_sample(job.model, job.data.input_shape)
+        macs = stacked.macs_per_sample(job.parts.model, job.parts.data.input_shape)
         if macs <= self.cpu_max_macs:
             return None
         return (f"on the CPU a model of {macs:,} multiply-adds per sample keeps the cores busy "
@@ -187,7 +188,7 @@ class PopulationLaunch:
         """Entries with the same data arrays and start epoch, at most max_members each."""
         by_key: dict[tuple[int, int], list[Entry]] = defaultdict(list)
         for entry in entries:
-            state = entry.member.job.state
+            state = entry.member.job.parts.state
             by_key[(entry.data_id, 0 if state is None else state["epoch"])].append(entry)
         groups = []
         for same in by_key.values():
@@ -232,11 +233,11 @@ def _without_hydra(config: DictConfig) -> DictConfig:
 
 def _share(job: Any, shared: list[TaskData]) -> int:
     """Point the job at an equal copy of its data arrays already held; its index there."""
-    data = job.data
+    data = job.parts.data
     for i, other in enumerate(shared):
         if all(engine.same(getattr(data, k), getattr(other, k)) for k in ("x_train", "x_test",
                                                                            "y_test")):
-            job.data = dataclasses.replace(data, x_train=other.x_train, x_test=other.x_test,
+            job.parts.data = dataclasses.replace(data, x_train=other.x_train, x_test=other.x_test,
                                            y_test=other.y_test)
             return i
     shared.append(data)

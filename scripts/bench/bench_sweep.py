@@ -1,10 +1,10 @@
 """Whole sweep commands timed under two launchers, side by side, interleaved, median wall time.
 
-    python scripts/bench_sweep.py                                  # 12-run sweep: basic vs joblib
-    python scripts/bench_sweep.py --extra task.n_train=20000 --repeats 3 --json sweep.json
-    python scripts/bench_sweep.py --population --quiet 0.3         # the issue's three commands:
+    python -m scripts.bench.bench_sweep                            # 12-run sweep: basic vs joblib
+    python -m scripts.bench.bench_sweep --extra task.n_train=20000 --repeats 3 --json sweep.json
+    python -m scripts.bench.bench_sweep --population --quiet 0.3   # the issue's three commands,
                                                                    # basic vs population
-    python scripts/bench_sweep.py --population --commands robustness --device cuda
+    python -m scripts.bench.bench_sweep --population --commands robustness --device cuda
 
 The joblib launcher runs each job in a loky worker that starts with OMP_NUM_THREADS
 = max(cores // n_jobs, 1), which torch reads for its thread count: every job is capped.
@@ -23,9 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lossbench.status import RunStatus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SWEEP = ["task=regression", "loss=l1,mse,smoothl1,huber", "seed=0,1,2", "trainer.device=cpu"]
 LAUNCHERS = {"basic": [], "joblib": ["hydra/launcher=joblib"],
              "population": ["hydra/launcher=population"]}
@@ -49,7 +49,7 @@ def sweep(launcher: list[str], swept: list[str], sweep_dir: Path, clock) -> int:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
     records = [json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")]
-    return sum(r["status"] == "ok" for r in records)
+    return sum(r["status"] == RunStatus.OK for r in records)
 
 
 def measure(swept: list[str], launchers: list[str], repeats: int, quiet: float | None,
@@ -57,7 +57,7 @@ def measure(swept: list[str], launchers: list[str], repeats: int, quiet: float |
     """Each launcher `repeats` times, interleaved, so load from elsewhere hits both alike."""
     import torch
 
-    from scripts.timing import timed
+    from scripts.bench.timing import timed
 
     out = {"command": " ".join(["python train.py -m", *swept]),
            "walls_s": {n: [] for n in launchers}, "runs_ok": {n: [] for n in launchers},
@@ -109,7 +109,7 @@ def main() -> None:
 
     import torch
 
-    from scripts.timing import machine
+    from scripts.bench.timing import machine
 
     where = torch.device(args.device if args.device and args.device != "auto" else "cpu")
     report: dict = {"machine": machine(where), "launchers": {n: LAUNCHERS[n] for n in launchers}}

@@ -1,0 +1,107 @@
+"""Everything a run needs, built from the config once every value has been checked.
+
+With trainer/run.py, the only place that knows both tasks/ and trainer/.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+import tasks
+from lossbench.contract import Task, TaskData
+from lossbench.errors import Misfit, UserError, is_int, is_number, require
+from trainer import checkpoint, losses, models, optimizers, results, resume
+from trainer.settings import Settings
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("32", "bf16", "16")
+
+
+@dataclass
+class Parts:
+    task: Task
+    device: torch.device
+    settings: Settings
+    data: TaskData
+    model: nn.Module
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    state: dict[str, Any] | None  # the checkpoint a resumed run continues from
+    record: dict[str, Any]  # metrics.json as it starts
+
+
+def assemble(cfg: DictConfig, run_dir: Path) -> Parts:
+    """Check, then build on the device; UserError (Misfit for a pair that does not fit) if not."""
+    record = results.new_record(cfg)
+    task = tasks.get(cfg.task.name)
+    check(cfg, task)
+    if reason := misfit(cfg, task):
+        raise Misfit(reason)
+    device = pick_device(cfg.trainer.device)
+    if str(cfg.trainer.precision) == "16" and device.type != "cuda":
+        raise UserError(f"trainer.precision=16 needs CUDA, but the run is on {device}; "
+                        "use trainer.precision=bf16 or 32.")
+    seed_everything(cfg.seed)
+    data = task.build(cfg.task).to(device)
+    model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
+    loss_fn = losses.build(dict(cfg.loss), data.kind)
+    optimizer = optimizers.build(cfg.optim, model.parameters())
+    state = checkpoint.load(run_dir, device) if cfg.trainer.resume else None
+    if state is not None:
+        resume.check_same_run(state["record"]["hparams"], record["hparams"], run_dir)
+    return Parts(task, device, Settings.from_config(cfg), data, model, loss_fn, optimizer, state,
+                 record)
+
+
+def check(cfg: DictConfig, task: Task) -> None:
+    """Every value range, before any data is read or anything is trained."""
+    def positive_int(key: str, value: object) -> None:
+        require(is_int(value) and value >= 1, key, value, "an integer >= 1")
+
+    positive_int("trainer.max_epochs", cfg.trainer.max_epochs)
+    positive_int("task.batch_size", cfg.task.batch_size)
+    positive_int("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
+    if cfg.trainer.limit_train_batches is not None:
+        positive_int("trainer.limit_train_batches", cfg.trainer.limit_train_batches)
+    require(is_int(cfg.seed) and cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
+    require(str(cfg.trainer.precision) in PRECISIONS, "trainer.precision", cfg.trainer.precision,
+            f"one of {', '.join(PRECISIONS)}")
+    lr = cfg.optim.lr
+    require(is_number(lr) and lr > 0, "optim.lr", lr, "a number > 0")
+    losses.check(dict(cfg.loss))
+    task.check(cfg.task)
+
+
+def misfit(cfg: DictConfig, task: Task) -> str | None:
+    """Why this task and loss do not go together, or None when they do."""
+    if losses.accepts(cfg.loss.name, task.KIND):
+        return None
+    cls = losses.lookup(cfg.loss.name)
+    return (f"task={cfg.task.name} ({task.KIND} targets) does not fit loss={cfg.loss.name} "
+            f"(accepts {', '.join(cls.adapters)} targets); losses valid for "
+            f"task={cfg.task.name}: {', '.join(losses.valid_for(task.KIND))}.")
+
+
+def pick_device(name: str) -> torch.device:
+    require(name in DEVICES or name.startswith("cuda:"), "trainer.device", name,
+            f"one of {', '.join(DEVICES)} (or cuda:N)")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"trainer.device={name} but this machine has no CUDA device "
+                        f"(torch {torch.__version__}); use trainer.device=cpu or auto.")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
