@@ -26,8 +26,6 @@ def unsupported(model: nn.Module) -> str | None:
     """Why this model cannot be stacked, or None when it can."""
     if not isinstance(model, nn.Sequential):
         return f"its model is a {type(model).__name__}, not an nn.Sequential of plain layers"
-    if any(True for _ in model.buffers()):
-        return "its model keeps buffers (running statistics), which members cannot share"
     images = False  # whether activations are images (after a conv, before a flatten)
     for layer in model:
         if isinstance(layer, nn.Flatten):
@@ -45,6 +43,8 @@ def unsupported(model: nn.Module) -> str | None:
             images = True
         elif not isinstance(layer, ELEMENTWISE):
             return f"its model has a {type(layer).__name__} layer"
+    if any(True for _ in model.buffers()):
+        return "its model keeps buffers, which population training does not stack"
     return None
 
 
