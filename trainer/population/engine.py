@@ -39,11 +39,11 @@ from trainer.logger import RunLogger
 from trainer.loop import Outcome, record_epoch, scores, steps_per_epoch
 from trainer.policy import catch_sigterm, record_failed, record_interrupted
 from trainer.population.optim import StackedOptimizer
-from trainer.population.stacked import StackedModel
+from trainer.population.stacked import StackedModel, cost
 from trainer.run import Job, finish
 
-# Rows of the test set per member in one evaluation chunk (fit uses 4096 for one model).
-EVAL_ROWS = 65536
+# Bytes of activations one evaluation chunk may take, all members together.
+EVAL_BYTES = 2**28
 
 
 def global_rng() -> dict[str, Any]:
@@ -135,6 +135,7 @@ class Population:
                 member.rng = global_rng()
         self.y_train = torch.stack([m.parts.data.y_train for m in self.active])
         self.model = StackedModel([m.parts.model for m in self.active])
+        self.activations = cost(job.parts.model, data.input_shape).activations
         self.optimizer = StackedOptimizer(job.cfg.optim.name, self.model.params,
                                           [m.parts.optimizer for m in self.active])
         self.watch = [bool(m.parts.settings.diagnostics) for m in self.active]
@@ -251,6 +252,8 @@ class Population:
                    autocast: torch.autocast) -> None:
         outputs = self._evaluate(autocast)
         finite = self.model.finite().tolist()
+        # The population's epoch, evaluation included: what fit's time_s measures for one run.
+        took = round(time.perf_counter() - started, 4)
         ended = []
         for i, member in enumerate(self.active):
             entry = {"epoch": epoch, "train/loss_epoch": self.epoch_sum[i] / steps}
@@ -263,7 +266,7 @@ class Population:
                         self._finish(member, Outcome(RunStatus.DIVERGED, "a model parameter "
                                                      f"became NaN or Inf in epoch {epoch}"))
                         continue
-                    entry["time_s"] = round(time.perf_counter() - started, 4)
+                    entry["time_s"] = took
                     record_epoch(member.logger, entry, epoch * steps,
                                  lambda i=i, member=member: self._save(i, member))
             except Exception as err:  # this member's scores or files; the others go on
@@ -274,11 +277,11 @@ class Population:
     @torch.no_grad()
     def _evaluate(self, autocast: torch.autocast) -> torch.Tensor:
         """Every member's outputs on the whole test set: (M, n_test, ...)."""
-        x_test = self.active[0].job.parts.data.x_test
-        rows = max(1, EVAL_ROWS // len(self.active))
+        x_test = self.active[0].parts.data.x_test
+        rows = max(1, EVAL_BYTES // (4 * len(self.active) * self.activations))
         with autocast:
-            parts = [self.model(self.prepare(x), shared=True) for x in x_test.split(rows)]
-        return torch.cat(parts, dim=1)
+            chunks = [self.model(self.prepare(x), shared=True) for x in x_test.split(rows)]
+        return torch.cat(chunks, dim=1)
 
     def _save(self, i: int, member: Member) -> None:
         """checkpoint.save for member i, from its own model and optimizer, as fit writes it."""

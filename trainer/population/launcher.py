@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
@@ -175,9 +177,10 @@ class PopulationLaunch:
                        or self._busy_cpu(job))
 
     def _busy_cpu(self, job: Any) -> str | None:
-        if job.parts.data.x_train.device.type != "cpu":
+        data = job.parts.data
+        if data.x_train.device.type != "cpu":
             return None
-        macs = stacked.macs_per_sample(job.parts.model, job.parts.data.input_shape)
+        macs = stacked.cost(job.parts.model, data.input_shape).macs
         if macs <= self.cpu_max_macs:
             return None
         return (f"on the CPU a model of {macs:,} multiply-adds per sample keeps the cores busy "
@@ -185,14 +188,16 @@ class PopulationLaunch:
                 f"(hydra.launcher.cpu_max_macs={self.cpu_max_macs:,})")
 
     def _groups(self, entries: list[Entry]) -> list[list[Entry]]:
-        """Entries with the same data arrays and start epoch, at most max_members each."""
+        """Entries with the same data arrays and start epoch, as few populations as
+        max_members and a quarter of the free memory allow, of even sizes."""
         by_key: dict[tuple[int, int], list[Entry]] = defaultdict(list)
         for entry in entries:
-            state = entry.member.job.parts.state
+            state = entry.member.parts.state
             by_key[(entry.data_id, 0 if state is None else state["epoch"])].append(entry)
         groups = []
         for same in by_key.values():
-            n = -(-len(same) // self.max_members)  # as many populations as needed, even sizes
+            most = min(self.max_members, _fits_in_memory(same[0].member.parts))
+            n = -(-len(same) // most)
             size = -(-len(same) // n)
             groups += [same[i:i + size] for i in range(0, len(same), size)]
         return groups
@@ -225,6 +230,18 @@ class PopulationLaunch:
         jobs.use(entry.config)
         jobs.close_job(self.hydra_context, entry.config, entry.ret, value=value, error=error)
         entry.closed = True
+
+
+def _fits_in_memory(parts: Any) -> int:
+    """How many members a quarter of the device's free memory holds (at least one)."""
+    device = parts.data.x_train.device
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    need = stacked.cost(parts.model, parts.data.input_shape).bytes(parts.settings.batch_size)
+    most = max(1, free // 4 // max(need, 1))
+    return int(most)
 
 
 def _without_hydra(config: DictConfig) -> DictConfig:

@@ -13,6 +13,8 @@ Activations travel in one of two layouts: "members" (M, B, ...) for dense layers
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,21 +50,35 @@ def unsupported(model: nn.Module) -> str | None:
     return None
 
 
-def macs_per_sample(model: nn.Sequential, input_shape: tuple[int, ...]) -> int:
-    """Multiply-accumulates of one sample's forward pass: the work each member adds."""
-    total = 0
+@dataclass
+class Cost:
+    """What one member adds to a population, read from one sample's forward pass."""
+
+    macs: int  # multiply-accumulates per sample
+    activations: int  # numbers every layer outputs per sample
+    parameters: int
+
+    def bytes(self, batch_size: int) -> int:
+        """Training memory per member, roughly: parameters with gradient and two optimizer
+        states, the activations autograd keeps for a batch and their gradients, in float32."""
+        return 4 * (4 * self.parameters + 3 * batch_size * self.activations)
+
+
+def cost(model: nn.Sequential, input_shape: tuple[int, ...]) -> Cost:
+    macs = activations = 0
     device = next(model.parameters()).device
     with torch.no_grad():
         x = torch.zeros(1, *input_shape, device=device)
         for layer in model:
             y = layer(x)
             if isinstance(layer, nn.Linear):
-                total += layer.in_features * layer.out_features
+                macs += layer.in_features * layer.out_features
             elif isinstance(layer, nn.Conv2d):
                 c_in = layer.in_channels // layer.groups
-                total += y[0].numel() * c_in * layer.kernel_size[0] * layer.kernel_size[1]
+                macs += y[0].numel() * c_in * layer.kernel_size[0] * layer.kernel_size[1]
+            activations += y[0].numel()
             x = y
-    return total
+    return Cost(macs, activations, sum(p.numel() for p in model.parameters()))
 
 
 class StackedModel:
