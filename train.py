@@ -24,8 +24,23 @@ from lossbench.metrics import direction
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against "
                         "ConfigStore schema", category=UserWarning)
 
-# configs/train.yaml's objective.direction: the metric's own unless the user gives one.
-OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
+
+
+def main_metric(task_name: str, val_fraction: object) -> str:
+    """configs/train.yaml's objective.metric: the task's main metric, on validation if any."""
+    from trainer.objective import default_metric  # imports torch: only when it is read
+
+    return default_metric(task_name, val_fraction)
+
+
+def register_resolvers() -> None:
+    """configs/train.yaml's objective: the metric and its own direction unless the user gives
+    them. Again inside main(): a launcher's worker process may not run this module's top."""
+    OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
+    OmegaConf.register_new_resolver("main_metric", main_metric, replace=True)
+
+
+register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
@@ -35,6 +50,7 @@ def main(cfg: DictConfig) -> float:
     from trainer import objective
     from trainer.run import run
 
+    register_resolvers()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
@@ -45,9 +61,13 @@ def main(cfg: DictConfig) -> float:
         logging.getLogger("lossbench").debug("user error", exc_info=True)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print(f"interrupted: {run_dir}/metrics.json says how far it got; continue it with "
-              f"trainer.resume=true hydra.run.dir={run_dir}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        if getattr(err, "recorded", False):
+            print(f"interrupted: {run_dir}/metrics.json says how far it got; continue it with "
+                  f"trainer.resume=true hydra.run.dir={run_dir}", file=sys.stderr)
+        else:
+            print(f"interrupted before training started; nothing recorded in {run_dir}",
+                  file=sys.stderr)
         sys.exit(130)
 
 

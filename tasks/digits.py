@@ -14,8 +14,6 @@ import math
 import numpy as np
 import torch
 from omegaconf import DictConfig
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from lossbench.contract import TaskData
 from lossbench.errors import is_number, require
@@ -44,6 +42,9 @@ def prepare(x: torch.Tensor) -> torch.Tensor:
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     """All 1,797 images and labels. scikit-learn parses its CSV on every call (about 20 ms),
     which a sweep run in one process would pay once per run; the arrays are read-only."""
+    # Imported here: scikit-learn takes about a second to import, and only this task needs it.
+    from sklearn.datasets import load_digits
+
     x, y = load_digits(return_X_y=True)
     images = x.reshape(-1, 8, 8).astype(np.uint8)
     images.flags.writeable = y.flags.writeable = False
@@ -51,6 +52,8 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(cfg: DictConfig) -> TaskData:
+    from sklearn.model_selection import train_test_split
+
     images, y = _digits()
     x_train, x_test, y_train, y_test = train_test_split(
         images, y, test_size=cfg.test_fraction, stratify=y, random_state=cfg.data_seed)

@@ -14,6 +14,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from train import register_resolvers
+
+register_resolvers()  # train.py does this before Hydra composes the configs
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 

@@ -10,6 +10,8 @@ from tbparse import SummaryReader
 from torch import nn
 
 from trainer import checkpoint, optimizers, results
+from trainer.claim import claim
+from trainer.policy import Progress
 from trainer.population import engine, optim, stacked
 from trainer.population.engine import Member
 from trainer.run import run, setup
@@ -31,10 +33,16 @@ def train_both(make_cfg, tmp_path, common: list[str], members: list[list[str]]
     """Each config trained alone (trainer.run.run) and all of them as one population."""
     cfgs = [make_cfg(*common, *extra) for extra in members]
     singles = [run(cfg, tmp_path / f"single{i}") for i, cfg in enumerate(cfgs)]
-    population = [Member(setup(cfg, tmp_path / f"member{i}", multirun=True))
-                  for i, cfg in enumerate(cfgs)]
+    population = [member(cfg, tmp_path / f"member{i}") for i, cfg in enumerate(cfgs)]
     engine.train(population)
     return singles, [m.record for m in population]
+
+
+def member(cfg, run_dir) -> Member:
+    """A run set up as the launcher sets one up (trainer.policy's steps, trainer.run.setup)."""
+    claimed = claim(run_dir, results.flat_hparams(cfg), bool(cfg.trainer.resume))
+    claimed.release()  # the test holds no other process off
+    return Member(setup(cfg, run_dir, Progress(cfg, run_dir, claimed)))
 
 
 def metrics(record: dict) -> list[dict[str, float]]:
@@ -120,8 +128,10 @@ def test_bf16_on_cpu_follows_the_single_run(make_cfg, tmp_path):
     (single,), (member,) = train_both(
         make_cfg, tmp_path, ["task=regression", "trainer.precision=bf16", "loss=l1"], [[]])
     assert member["status"] == "ok"
+    # bf16 keeps 8 bits of mantissa: the batched products round differently from one
+    # model's, so the agreement is bf16's, not float32's.
     for ours, theirs in zip(metrics(member), metrics(single), strict=True):
-        assert ours == pytest.approx(theirs, rel=1e-3, abs=1e-4)
+        assert ours == pytest.approx(theirs, rel=2e-2, abs=1e-3)
 
 
 def test_a_members_checkpoint_is_the_single_runs_and_resumes_as_one(make_cfg, tmp_path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,11 +17,19 @@ from torch import nn
 import tasks
 from lossbench.contract import Task, TaskData
 from lossbench.errors import Misfit, UserError, is_int, is_number, require
-from trainer import checkpoint, losses, models, optimizers, results, resume
+from trainer import losses, models, optimizers, protocol, results
 from trainer.settings import Settings
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("32", "bf16", "16")
+
+
+@dataclass
+class Checked:
+    """What the checks found: nothing has been read or built yet."""
+    task: Task
+    device: torch.device
+    record: dict[str, Any]  # metrics.json as it starts
 
 
 @dataclass
@@ -38,8 +45,8 @@ class Parts:
     record: dict[str, Any]  # metrics.json as it starts
 
 
-def assemble(cfg: DictConfig, run_dir: Path) -> Parts:
-    """Check, then build on the device; UserError (Misfit for a pair that does not fit) if not."""
+def check_all(cfg: DictConfig) -> Checked:
+    """Every value, the pair and the device; UserError (Misfit for a pair that does not fit)."""
     record = results.new_record(cfg)
     task = tasks.get(cfg.task.name)
     check(cfg, task)
@@ -49,16 +56,22 @@ def assemble(cfg: DictConfig, run_dir: Path) -> Parts:
     if str(cfg.trainer.precision) == "16" and device.type != "cuda":
         raise UserError(f"trainer.precision=16 needs CUDA, but the run is on {device}; "
                         "use trainer.precision=bf16 or 32.")
+    return Checked(task, device, record)
+
+
+def assemble(cfg: DictConfig, checked: Checked, state: dict[str, Any] | None) -> Parts:
+    """Data, model, loss and optimizer on the device, for a config that passed `check_all`.
+    `state` is the checkpoint to continue from (trainer/claim.py loaded and checked it)."""
+    task, device = checked.task, checked.device
     seed_everything(cfg.seed)
     data = task.build(cfg.task).to(device)
     model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
+    models.check_batches(model, len(data.x_train), cfg.task.batch_size,
+                         cfg.trainer.limit_train_batches)
     loss_fn = losses.build(dict(cfg.loss), data.kind)
     optimizer = optimizers.build(cfg.optim, model.parameters())
-    state = checkpoint.load(run_dir, device) if cfg.trainer.resume else None
-    if state is not None:
-        resume.check_same_run(state["record"]["hparams"], record["hparams"], run_dir)
     return Parts(task, device, Settings.from_config(cfg), data, model, loss_fn, optimizer, state,
-                 record)
+                 checked.record)
 
 
 def check(cfg: DictConfig, task: Task) -> None:
@@ -77,6 +90,7 @@ def check(cfg: DictConfig, task: Task) -> None:
     lr = cfg.optim.lr
     require(is_number(lr) and lr > 0, "optim.lr", lr, "a number > 0")
     losses.check(dict(cfg.loss))
+    protocol.check(cfg)  # schedule, gradient clipping, determinism
     task.check(cfg.task)
 
 

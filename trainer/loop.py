@@ -20,7 +20,7 @@ from torch import nn
 from lossbench.contract import TaskData
 from lossbench.metrics import compute
 from lossbench.status import RunStatus
-from trainer import checkpoint
+from trainer import checkpoint, schedulers, signals
 from trainer.diagnostics import OutputGradients
 from trainer.logger import RunLogger
 from trainer.settings import Settings
@@ -53,6 +53,7 @@ class Training:
     autocast: torch.autocast
     diagnostics: OutputGradients | None
     steps: int  # per epoch
+    schedule: schedulers.Schedule  # the learning rate's, stepped per batch or per epoch
 
 
 def steps_per_epoch(n_train: int, cfg: Settings) -> int:
@@ -62,21 +63,24 @@ def steps_per_epoch(n_train: int, cfg: Settings) -> int:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tuple[str, ...],
-             autocast: torch.autocast | None = None, batch_size: int = 4096) -> dict[str, float]:
-    """Clean-test metrics, from one pass in large batches and one copy to the host."""
+             autocast: torch.autocast | None = None, batch_size: int = 4096,
+             split: str = "test") -> dict[str, float]:
+    """`<split>/<metric>` and `<split>/loss` on the clean test set or the validation split,
+    from one pass in large batches and one copy to the host."""
+    x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
     model.eval()
     with autocast or torch.autocast("cpu", enabled=False):
-        outputs = torch.cat([model(data.prepare(x)) for x in data.x_test.split(batch_size)])
+        outputs = torch.cat([model(data.prepare(batch)) for batch in x.split(batch_size)])
     model.train()
-    return scores(outputs, data, loss_fn, metrics)
+    return scores(outputs, y, loss_fn, metrics, split)
 
 
-def scores(outputs: torch.Tensor, data: TaskData, loss_fn: nn.Module, metrics: tuple[str, ...]
-           ) -> dict[str, float]:
-    """One model's test metrics and test loss from its outputs on the whole test set
+def scores(outputs: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module, metrics: tuple[str, ...],
+           split: str = "test") -> dict[str, float]:
+    """One model's `<split>/<metric>` and `<split>/loss` from its outputs on the whole split
     (a population member's come here too)."""
-    result = {f"test/{k}": v for k, v in compute(metrics, outputs, data.y_test).items()}
-    result["test/loss"] = loss_fn(outputs, data.y_test).item()
+    result = {f"{split}/{k}": v for k, v in compute(metrics, outputs, y).items()}
+    result[f"{split}/loss"] = loss_fn(outputs, y).item()
     return result
 
 
@@ -99,16 +103,21 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         autocast=cfg.autocast(device),
         diagnostics=OutputGradients(data.corrupted) if cfg.diagnostics else None,
         steps=steps_per_epoch(len(data.x_train), cfg),
+        # Built before the optimizer state is restored: torch's constructors set its lr.
+        schedule=schedulers.build(cfg.scheduler, optimizer,
+                                  steps_per_epoch(len(data.x_train), cfg)),
     )
     first_epoch = 1
     if resume_from is not None:
-        checkpoint.restore(resume_from, model, optimizer, run.order, run.scaler)
+        checkpoint.restore(resume_from, model, optimizer, run.order, run.scaler, run.schedule)
         first_epoch = resume_from["epoch"] + 1
     try:
         for epoch in range(first_epoch, cfg.max_epochs + 1):
             started = time.perf_counter()
+            lr = schedulers.current_lr(optimizer)  # the epoch's (its first step's if per step)
             train_loss = train_epoch(run, epoch)
-            end_epoch(run, epoch, train_loss, started)
+            run.schedule.after_epoch()
+            end_epoch(run, epoch, train_loss, started, lr)
     except Diverged as err:
         return Outcome(RunStatus.DIVERGED, str(err))
     return Outcome(RunStatus.OK)
@@ -149,8 +158,11 @@ def train_step(run: Training, idx: torch.Tensor, log_now: bool
     run.scaler.scale(loss).backward()
     grad_scalars = diagnostics.scalars(run.model, idx, run.scaler.get_scale()) \
         if diagnostics and log_now else {}
+    if run.cfg.gradient_clip_val:
+        _clip_gradients(run.model, run.optimizer, run.scaler, run.cfg.gradient_clip_val)
     run.scaler.step(run.optimizer)
     run.scaler.update()
+    run.schedule.after_step()
     return loss, grad_scalars
 
 
@@ -172,29 +184,42 @@ def log_step(run: Training, window: torch.Tensor, grad_scalars: dict[str, torch.
     return window_sum
 
 
-def end_epoch(run: Training, epoch: int, train_loss: float, started: float) -> None:
+def end_epoch(run: Training, epoch: int, train_loss: float, started: float, lr: float) -> None:
     """Evaluate, log the epoch, checkpoint it, then let metrics.json claim it."""
-    entry = {"epoch": epoch, "train/loss_epoch": train_loss}
+    entry = {"epoch": epoch, "train/loss_epoch": train_loss, "train/lr": lr}
     entry.update(evaluate(run.forward, run.data, run.loss_fn, run.metrics, run.autocast))
+    if run.data.x_val is not None:
+        entry.update(evaluate(run.forward, run.data, run.loss_fn, run.metrics, run.autocast,
+                              split="val"))
     if not _finite_parameters(run.model):
         raise Diverged(f"a model parameter became NaN or Inf in epoch {epoch}")
     entry["time_s"] = round(time.perf_counter() - started, 4)
     record_epoch(run.logger, entry, epoch * run.steps,
                  lambda: checkpoint.save(run.logger.run_dir, run.model, run.optimizer,
-                                         run.order, run.scaler, run.logger.record))
+                                         run.order, run.scaler, run.logger.staged_record(),
+                                         run.schedule))
 
 
 def record_epoch(logger: RunLogger, entry: dict[str, float], global_step: int,
                  save_checkpoint: Callable[[], None]) -> None:
     """A finished epoch's scalars, checkpoint and metrics.json, in the order resume relies on
     (a population member's go through here too)."""
-    # Epoch scalars share the step axis of train/loss, so a resumed run's
-    # purge_step removes everything after its checkpoint, whatever the tag.
-    logger.epoch(entry, global_step=global_step)
-    # Checkpoint before metrics.json, so the record never claims an epoch
-    # that a resume could not start after.
-    save_checkpoint()
-    logger.commit()
+    # Ctrl-C and SIGTERM wait for the checkpoint and metrics.json to agree.
+    with signals.deferred():
+        # Epoch scalars share the step axis of train/loss, so a resumed run's
+        # purge_step removes everything after its checkpoint, whatever the tag.
+        logger.epoch(entry, global_step=global_step)
+        # Checkpoint before metrics.json, so the record never claims an epoch
+        # that a resume could not start after.
+        save_checkpoint()
+        logger.commit()
+
+
+def _clip_gradients(model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scaler: torch.amp.GradScaler, max_norm: float) -> None:
+    """Bound the global gradient norm; under precision 16 the gradients are unscaled first."""
+    scaler.unscale_(optimizer)  # a no-op scaler when precision 16 is off
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
 
 
 def _finite_parameters(model: nn.Module) -> bool:

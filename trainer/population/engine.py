@@ -4,14 +4,16 @@ Each member arrives as the single run builds it (trainer.run.setup: the same see
 initial weights, optimizer and checkpoint) and leaves with the same files: its
 RunLogger writes its TensorBoard scalars and metrics.json, and its checkpoints are
 written by checkpoint.save from its own model and optimizer, refreshed from the stacked
-tensors at the end of each epoch. Per epoch, a member's test scores and records go
-through loop.scores and loop.record_epoch, the functions fit uses.
+tensors at the end of each epoch. Per epoch, a member's scores and records go through
+loop.scores and loop.record_epoch, the functions fit uses.
 
-What the members share: the training and test inputs, the batch size and the number of
-steps. What each keeps: its seed's data order (its own generator, as fit draws it), its
-targets (label noise, outliers), its loss, its optimizer's settings. A member whose loss
-or parameters become NaN or Inf is recorded `diverged`, as fit records it, and leaves
-the population; the others go on.
+What the members share: the training, validation and test inputs, the batch size and
+the number of steps. What each keeps: its seed's data order (its own generator, as fit
+draws it), its targets (label noise, outliers), its loss, its optimizer's settings. A
+member whose loss or parameters become NaN or Inf is recorded `diverged`, as fit records
+it, and leaves the population; the others go on. A member whose scores or files fail
+leaves with the error in `Member.error`; an interrupt stops every member, each with the
+interrupt in `Member.error`: the caller records those ends (trainer/policy.py).
 """
 
 from __future__ import annotations
@@ -32,18 +34,18 @@ from omegaconf import OmegaConf
 from torch.func import vmap
 
 from lossbench.status import RunStatus
-from trainer import checkpoint
+from trainer import checkpoint, schedulers
 from trainer.assemble import Parts
 from trainer.diagnostics import per_sample_size
 from trainer.logger import RunLogger
 from trainer.loop import Outcome, record_epoch, scores, steps_per_epoch
-from trainer.policy import catch_sigterm, record_failed, record_interrupted
 from trainer.population.optim import StackedOptimizer
 from trainer.population.stacked import StackedModel, cost
 from trainer.run import Job, finish
 
 # Bytes of activations one evaluation chunk may take, all members together.
 EVAL_BYTES = 2**28
+SHARED = ("x_train", "x_test", "y_test", "x_val")  # one copy serves every member
 
 
 def global_rng() -> dict[str, Any]:
@@ -69,8 +71,9 @@ class Member:
     logs: Callable[[], AbstractContextManager] = nullcontext  # routes its log lines
     rng: dict[str, Any] = field(default_factory=global_rng)  # create right after setup
     order: torch.Generator | None = None
-    record: dict[str, Any] | None = None  # its metrics.json record once it has ended
-    error: BaseException | None = None  # what ended it, when it failed
+    schedule: schedulers.Schedule | None = None
+    record: dict[str, Any] | None = None  # its metrics.json record once it ended well
+    error: BaseException | None = None  # what ended it otherwise
 
     @property
     def logger(self) -> RunLogger:
@@ -85,58 +88,54 @@ def loss_key(member: Member) -> str:
     return json.dumps(OmegaConf.to_container(member.job.cfg.loss, resolve=True), sort_keys=True)
 
 
+def same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
+                      and bool(a.eq(b).all()))
+
+
 def train(members: list[Member]) -> None:
-    """Train the members together; each ends with its record written (member.record)."""
-    catch_sigterm()
+    """Train the members together. Each ends with `record` (ok, diverged: written as fit's
+    run writes it) or `error`; a KeyboardInterrupt is raised again once every member
+    still training holds it."""
     population = None
     try:
         population = Population(members)
         population.fit()
-    except KeyboardInterrupt as err:
+    except BaseException as err:  # every member still training keeps it
         for member in population.active if population else members:
-            with member.logs():
-                member.record = record_interrupted(member.logger, err)
-        raise
-    except Exception as err:
-        for member in population.active if population else members:
-            fail(member, err)
-        raise
-
-
-def fail(member: Member, err: BaseException) -> None:
-    """Recorded as run.train records an unexpected error: `failed`, with what it was."""
-    member.error = err
-    with member.logs():
-        member.record = record_failed(member.logger, err)
+            member.error = err
+        if isinstance(err, KeyboardInterrupt):
+            raise
 
 
 class Population:
     def __init__(self, members: list[Member]) -> None:
         self.active = sorted(members, key=loss_key)  # members of one loss side by side
         self._runs: list[tuple[int, Any]] | None = None
-        job = self.active[0].job
-        self.settings, self.metrics = job.parts.settings, job.parts.task.METRICS
-        data = job.parts.data
-        for member in self.active:  # one copy of the inputs serves every member
-            other = member.parts.data
-            if not all(same(getattr(other, k), getattr(data, k))
-                       for k in ("x_train", "x_test", "y_test")):
-                raise ValueError("population members must share their inputs and test targets")
+        parts = self.active[0].parts
+        self.settings, self.metrics, data = parts.settings, parts.task.METRICS, parts.data
+        if not all(same(getattr(m.parts.data, k), getattr(data, k))
+                   for m in self.active for k in SHARED):
+            raise ValueError("population members must share their inputs and test targets")
         self.device = data.x_train.device
         self.x_train, self.prepare = data.x_train, data.prepare
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=False)  # 32 and bf16 only
-        self.first_epoch = 1 if job.parts.state is None else job.parts.state["epoch"] + 1
+        self.steps = steps_per_epoch(len(self.x_train), self.settings)
+        self.first_epoch = 1 if parts.state is None else parts.state["epoch"] + 1
         for member in self.active:
-            member.order = torch.Generator(device=self.device).manual_seed(member.job.cfg.seed)
-            parts = member.parts
-            if parts.state is not None:  # continues exactly where its single run would
-                checkpoint.restore(parts.state, parts.model, parts.optimizer, member.order,
-                                   self.scaler)
+            p = member.parts
+            member.order = torch.Generator(device=self.device).manual_seed(p.settings.seed)
+            member.schedule = schedulers.build(p.settings.scheduler, p.optimizer, self.steps)
+            if p.state is not None:  # continues exactly where its single run would
+                checkpoint.restore(p.state, p.model, p.optimizer, member.order, self.scaler,
+                                   member.schedule)
                 member.rng = global_rng()
         self.y_train = torch.stack([m.parts.data.y_train for m in self.active])
         self.model = StackedModel([m.parts.model for m in self.active])
-        self.activations = cost(job.parts.model, data.input_shape).activations
-        self.optimizer = StackedOptimizer(job.cfg.optim.name, self.model.params,
+        self.activations = cost(parts.model, data.input_shape).activations
+        self.optimizer = StackedOptimizer(self.active[0].job.cfg.optim.name, self.model.params,
                                           [m.parts.optimizer for m in self.active])
         self.watch = [bool(m.parts.settings.diagnostics) for m in self.active]
         self.corrupted = torch.stack([m.parts.data.corrupted for m in self.active]) \
@@ -146,25 +145,25 @@ class Population:
 
     def fit(self) -> None:
         cfg = self.settings
-        n = len(self.x_train)
-        steps = steps_per_epoch(n, cfg)
-        every = cfg.log_every_n_steps
+        n, every = len(self.x_train), cfg.log_every_n_steps
         autocast = cfg.autocast(self.device)
         for epoch in range(self.first_epoch, cfg.max_epochs + 1):
             started = time.perf_counter()
+            lrs = [schedulers.current_lr(m.parts.optimizer) for m in self.active]
             self.perms = torch.stack([torch.randperm(n, device=self.device, generator=m.order)
                                       for m in self.active])
             self.window = torch.zeros(len(self.active), device=self.device)
             self.epoch_sum = [0.0] * len(self.active)
-            for step in range(1, steps + 1):
-                log_now = step % every == 0 or step == steps
+            for step in range(1, self.steps + 1):
+                log_now = step % every == 0 or step == self.steps
                 idx = self.perms[:, (step - 1) * cfg.batch_size: step * cfg.batch_size]
                 grads = self._step(idx, autocast, watch=log_now and any(self.watch))
                 if log_now:
-                    self._log_step(epoch, step, steps, every, grads)
+                    kept = self._log_step(epoch, step, grads)
+                    lrs = [lrs[i] for i in kept]
                     if not self.active:
                         return
-            self._end_epoch(epoch, steps, started, autocast)
+            self._end_epoch(epoch, started, autocast, lrs)
             if not self.active:
                 return
         for member in self.active:
@@ -222,12 +221,13 @@ class Population:
         values["data/corrupted_fraction"] = bad.float().mean(dim=1)
         return values
 
-    def _log_step(self, epoch: int, step: int, steps: int, every: int,
-                  grads: dict[str, torch.Tensor]) -> None:
+    def _log_step(self, epoch: int, step: int, grads: dict[str, torch.Tensor]) -> list[int]:
+        """loop.log_step for every member; returns the positions of those that go on."""
+        every = self.settings.log_every_n_steps
         window = self.window.tolist()  # the loop's only host sync, for all members
         self.window.zero_()
         logged = (step - 1) % every + 1
-        global_step = (epoch - 1) * steps + step
+        global_step = (epoch - 1) * self.steps + step
         scalars = dict(zip(grads, torch.stack(list(grads.values())).tolist(),
                            strict=True)) if grads else {}
         ended = []
@@ -246,70 +246,76 @@ class Population:
                             not bool(member.parts.data.corrupted.any()):
                         continue
                     member.logger.step(tag, values[i], global_step)
-        self._drop(ended)
+        return self._drop(ended)
 
-    def _end_epoch(self, epoch: int, steps: int, started: float,
-                   autocast: torch.autocast) -> None:
-        outputs = self._evaluate(autocast)
+    def _end_epoch(self, epoch: int, started: float, autocast: torch.autocast,
+                   lrs: list[float]) -> None:
+        data = self.active[0].parts.data
+        test = self._evaluate(data.x_test, autocast)
+        val = None if data.x_val is None else self._evaluate(data.x_val, autocast)
         finite = self.model.finite().tolist()
         # The population's epoch, evaluation included: what fit's time_s measures for one run.
         took = round(time.perf_counter() - started, 4)
         ended = []
         for i, member in enumerate(self.active):
-            entry = {"epoch": epoch, "train/loss_epoch": self.epoch_sum[i] / steps}
+            own = member.parts
+            entry = {"epoch": epoch, "train/loss_epoch": self.epoch_sum[i] / self.steps,
+                     "train/lr": lrs[i]}
             try:
                 with member.logs():
-                    entry.update(scores(outputs[i], member.parts.data, member.parts.loss_fn,
-                                        self.metrics))
+                    entry.update(scores(test[i], own.data.y_test, own.loss_fn, self.metrics))
+                    if val is not None:
+                        entry.update(scores(val[i], own.data.y_val, own.loss_fn, self.metrics,
+                                            split="val"))
                     if not finite[i]:
                         ended.append(i)
                         self._finish(member, Outcome(RunStatus.DIVERGED, "a model parameter "
                                                      f"became NaN or Inf in epoch {epoch}"))
                         continue
                     entry["time_s"] = took
-                    record_epoch(member.logger, entry, epoch * steps,
+                    record_epoch(member.logger, entry, epoch * self.steps,
                                  lambda i=i, member=member: self._save(i, member))
             except Exception as err:  # this member's scores or files; the others go on
                 ended.append(i)
-                fail(member, err)
+                member.error = err
         self._drop(ended)
 
     @torch.no_grad()
-    def _evaluate(self, autocast: torch.autocast) -> torch.Tensor:
-        """Every member's outputs on the whole test set: (M, n_test, ...)."""
-        x_test = self.active[0].parts.data.x_test
+    def _evaluate(self, x: torch.Tensor, autocast: torch.autocast) -> torch.Tensor:
+        """Every member's outputs on a whole split: (M, n, ...)."""
         rows = max(1, EVAL_BYTES // (4 * len(self.active) * self.activations))
         with autocast:
-            chunks = [self.model(self.prepare(x), shared=True) for x in x_test.split(rows)]
+            chunks = [self.model(self.prepare(part), shared=True) for part in x.split(rows)]
         return torch.cat(chunks, dim=1)
 
     def _save(self, i: int, member: Member) -> None:
         """checkpoint.save for member i, from its own model and optimizer, as fit writes it."""
         state = self.model.member_state(i)
+        own = member.parts
         with torch.no_grad():
-            for name, p in member.parts.model.named_parameters():
+            for name, p in own.model.named_parameters():
                 p.copy_(state[name])
-        self.optimizer.export(i, member.parts.optimizer)
+        self.optimizer.export(i, own.optimizer)
         set_global_rng(member.rng)  # the streams its single run would save
-        checkpoint.save(member.logger.run_dir, member.parts.model, member.parts.optimizer,
-                        member.order, self.scaler, member.logger.record)
+        checkpoint.save(member.logger.run_dir, own.model, own.optimizer, member.order,
+                        self.scaler, member.logger.staged_record(), member.schedule)
 
-    # Members leaving: finished, diverged or failed.
+    # Members leaving: finished or diverged here; failed ones keep their error.
 
     def _finish(self, member: Member, outcome: Outcome) -> None:
         with member.logs():
             member.record = finish(member.job, outcome)
 
-    def _drop(self, ended: list[int]) -> None:
-        if not ended:
-            return
+    def _drop(self, ended: list[int]) -> list[int]:
         keep = [i for i in range(len(self.active)) if i not in ended]
+        if not ended:
+            return keep
         self.active = [self.active[i] for i in keep]
         self._runs = None
         self.epoch_sum = [self.epoch_sum[i] for i in keep]
         self.watch = [self.watch[i] for i in keep]
         if not keep:
-            return
+            return keep
         index = torch.tensor(keep, device=self.device)
         self.model.keep(index)
         self.optimizer.keep(index, self.model.params)
@@ -317,8 +323,4 @@ class Population:
                                                  (self.y_train, self.perms, self.window))
         if self.corrupted is not None:
             self.corrupted = self.corrupted[index]
-
-
-def same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
-                      and bool(a.eq(b).all()))
+        return keep

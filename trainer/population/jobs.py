@@ -1,10 +1,12 @@
-"""Hydra's job set-up for population members: what `hydra.core.utils.run_job` does
-before and after the task function, split in two so that training can happen between.
+"""Hydra's job set-up for population members: what `hydra.core.utils.run_job` does before
+and after the task function, split in two so that training can happen in between.
 
-`open_job` gives a member the run dir, `.hydra/` files and on_job_start callbacks that the
-basic launcher's run_job gives it; `close_job` sets its return value and calls
-on_job_end once it has trained. `MemberLogs` sends each member's log lines to its own
-`<job name>.log`, as run_job's logging configuration does for one job at a time.
+`open_job` gives a member its run dir and on_job_start callbacks, as run_job does;
+`write_hydra_files` puts down `.hydra/` once the member holds its run dir, as
+trainer/hydra_output.py does for a single run; `close_job` sets the return value and
+calls on_job_end once it has trained. `MemberLogs` keeps each member's log lines for its
+own `<job name>.log`, held until that file is the member's to write (the
+HeldFileHandler of configs/hydra/job_logging/lossbench.yaml does this for one job).
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf._utils import get_omega_conf_dumper
 
+from lossbench import files
+from trainer import storage
+from trainer.hydra_output import DOT_HYDRA
+
+
+def use(config: DictConfig) -> None:
+    """Make `config` the one HydraConfig.get() and ${hydra:...} read, without a copy."""
+    HydraConfig.instance().cfg = config
+
 
 def output_dir(config: DictConfig) -> Path:
     """The job's run dir, as run_job resolves it (`hydra.sweep.dir`/`hydra.sweep.subdir`)."""
@@ -33,14 +44,9 @@ def output_dir(config: DictConfig) -> Path:
     return Path(os.path.abspath(os.path.join(sweep_dir, subdir)))
 
 
-def use(config: DictConfig) -> None:
-    """Make `config` the one HydraConfig.get() and ${hydra:...} read, without a copy."""
-    HydraConfig.instance().cfg = config
-
-
 def open_job(hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
              ) -> JobReturn:
-    """run_job up to the task function: run dir, .hydra/ files, on_job_start."""
+    """run_job up to the task function: the run dir, on_job_start."""
     run_dir = output_dir(config)
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = str(run_dir)
@@ -50,13 +56,6 @@ def open_job(hydra_context: HydraContext, task_function: TaskFunction, config: D
     ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)
     ret.working_dir = os.getcwd()
     run_dir.mkdir(parents=True, exist_ok=True)
-    if config.hydra.output_subdir is not None:
-        hydra_output = run_dir / str(config.hydra.output_subdir)
-        hydra_output.mkdir(parents=True, exist_ok=True)
-        hydra_node = {"hydra": OmegaConf.to_container(config.hydra, enum_to_str=True)}
-        for name, content in (("config.yaml", ret.cfg), ("hydra.yaml", hydra_node),
-                              ("overrides.yaml", config.hydra.overrides.task)):
-            (hydra_output / name).write_text(to_yaml(content), encoding="utf-8")
     hydra_context.callbacks.on_job_start(config=config, task_function=task_function)
     return ret
 
@@ -68,6 +67,32 @@ def task_config(config: DictConfig) -> DictConfig:
     for flag, value in config._metadata.flags.items():
         task_cfg._set_flag(flag, value)
     return task_cfg
+
+
+def write_hydra_files(run_dir: Path, task_cfg: DictConfig, config: DictConfig) -> None:
+    """trainer/hydra_output.write for a member: config.yaml, hydra.yaml and overrides.yaml,
+    the same text, without deep copies of the hydra node."""
+    hydra_node = OmegaConf.to_container(config.hydra, enum_to_str=True)
+    hydra_node["output_subdir"] = DOT_HYDRA  # where the files are, as with Hydra's default
+    out = run_dir / DOT_HYDRA
+    with storage.writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+        for name, content in (("config.yaml", task_cfg), ("hydra.yaml", {"hydra": hydra_node}),
+                              ("overrides.yaml", config.hydra.overrides.task)):
+            files.write_text(out / name, to_yaml(content))
+
+
+def close_job(hydra_context: HydraContext, config: DictConfig, ret: JobReturn,
+              value: Any = None, error: BaseException | None = None) -> JobReturn:
+    """run_job after the task function: its return value (or error), on_job_end."""
+    if error is None:
+        ret.return_value, ret.status = value, JobStatus.COMPLETED
+    else:
+        ret.return_value, ret.status = error, JobStatus.FAILED
+    ret.task_name = JobRuntime.instance().get("name")
+    _flush_loggers()
+    hydra_context.callbacks.on_job_end(config=config, job_return=ret)
+    return ret
 
 
 class _Dumper(getattr(yaml, "CDumper", yaml.Dumper)):  # libyaml's emitter: twice as fast
@@ -94,28 +119,18 @@ def to_yaml(content: Any) -> str:
     return text
 
 
-def close_job(hydra_context: HydraContext, config: DictConfig, ret: JobReturn,
-              value: Any = None, error: BaseException | None = None) -> JobReturn:
-    """run_job after the task function: its return value (or error), on_job_end."""
-    if error is None:
-        ret.return_value, ret.status = value, JobStatus.COMPLETED
-    else:
-        ret.return_value, ret.status = error, JobStatus.FAILED
-    ret.task_name = JobRuntime.instance().get("name")
-    _flush_loggers()
-    hydra_context.callbacks.on_job_end(config=config, job_return=ret)
-    return ret
-
-
 class MemberLogs(logging.Handler):
-    """Stands in for the job log file handler: writes each record to the log file of the
-    member whose code is running (`to(member)`), as if each member ran alone."""
+    """Stands in for the job log file handler: each record goes to the log file of the
+    member whose code is running (`to(filename)`), held until `open()` for that member."""
+
+    LIMIT = 10_000  # lines held per member at most, should `open()` never come
 
     def __init__(self, template: logging.FileHandler) -> None:
         super().__init__(template.level)
         self.setFormatter(template.formatter)
-        self.mode, self.encoding = template.mode, template.encoding
+        self.encoding = template.encoding
         self.files: dict[str, logging.FileHandler] = {}
+        self.held: dict[str, list[logging.LogRecord]] = {}
         self.current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             "member_log", default=None)
 
@@ -127,15 +142,25 @@ class MemberLogs(logging.Handler):
         finally:
             self.current.reset(token)
 
+    def open(self) -> None:
+        """The current member holds its run dir: its file opens, its held lines go there."""
+        filename = self.current.get()
+        if filename is None or filename in self.files:
+            return
+        handler = logging.FileHandler(filename, mode="a", encoding=self.encoding, delay=True)
+        handler.setFormatter(self.formatter)
+        self.files[filename] = handler
+        for record in self.held.pop(filename, []):
+            handler.emit(record)
+
     def emit(self, record: logging.LogRecord) -> None:
         filename = self.current.get()
         if filename is None:
             return
-        if filename not in self.files:
-            handler = logging.FileHandler(filename, mode="a", encoding=self.encoding, delay=True)
-            handler.setFormatter(self.formatter)
-            self.files[filename] = handler
-        self.files[filename].emit(record)
+        if filename in self.files:
+            self.files[filename].emit(record)
+        elif len(held := self.held.setdefault(filename, [])) < self.LIMIT:
+            held.append(record)
 
     def close(self) -> None:
         for handler in self.files.values():
@@ -151,4 +176,3 @@ def member_log_file(config: DictConfig) -> str | None:
         if "FileHandler" in str(spec.get("class", "")) and "filename" in spec:
             return str(spec.filename)
     return None
-

@@ -1,12 +1,13 @@
 """`hydra/launcher=population`: a sweep's compatible runs trained together, in this process.
 
 The launcher composes each job as Hydra's basic launcher does (compose.py shares the
-work), gives each its run dir and `.hydra/` files (jobs.py), and builds each run with
-the single run's own code (trainer.run.setup): the same checks, the same `skipped` and
-`failed` records, the same data, initial weights and optimizer. Runs that agree on
+work) and takes each through the single run's own steps: its run dir claimed, its
+`.hydra/` files and log, its checks and build (trainer/policy.py, trainer/run.py), so a
+refused, skipped or failed job is recorded as it would be alone. Runs that agree on
 everything but their per-member values (plan.py) and share their data arrays train as
-one population (engine.py); the rest train one by one through trainer.run.train, and
-the launcher says which and why in one line.
+one population (engine.py); each member's end is recorded by trainer/policy.py as a
+single run's is. The others train one by one, through Hydra's run_job or trainer.run,
+and the launcher says which and why in one line.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.contract import TaskData
 from lossbench.errors import UserError
-from trainer import objective
+from trainer import objective, policy
+from trainer.claim import Claim
 from trainer.population import engine, jobs, optim, plan, stacked
 from trainer.population.compose import SharedCompositions
 
@@ -44,10 +46,19 @@ class Entry:
     idx: int
     config: DictConfig
     ret: JobReturn | None = None
+    claim: Claim | None = None
+    progress: policy.Progress | None = None
     member: engine.Member | None = None
     data_id: int = -1
     alone: str | None = None  # why it trains on its own, if it does
-    closed: bool = False
+
+    @property
+    def cfg(self) -> DictConfig:
+        return self.ret.cfg
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config.hydra.runtime.output_dir)
 
 
 class PopulationLaunch:
@@ -96,8 +107,7 @@ class PopulationLaunch:
             if entry.alone:
                 alone.append(entry)
             else:
-                key = plan.group_key(_without_hydra(entry.config))
-                partitions[key].append(entry)
+                partitions[plan.group_key(_without_hydra(entry.config))].append(entry)
         _say_alone(alone)
         for part in partitions.values():
             self._partition(part)
@@ -106,13 +116,11 @@ class PopulationLaunch:
                                 task_function=self.task_function, config=entry.config,
                                 job_dir_key="hydra.sweep.dir",
                                 job_subdir_key="hydra.sweep.subdir")
-            entry.closed = True
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
 
     def _partition(self, part: list[Entry]) -> None:
         """Jobs whose configs agree: set each up, then train them in populations."""
         config = part[0].config
-        jobs.use(config)
         part[0].ret = jobs.open_job(self.hydra_context, self.task_function, config)
         configure_log(config.hydra.job_logging, config.hydra.verbose)  # as run_job does
         router = _route_file_logs()
@@ -133,26 +141,31 @@ class PopulationLaunch:
                 if entry.alone:
                     self._train([entry])
         except KeyboardInterrupt as err:
+            # Every member set up and not yet ended is recorded as interrupted, as it would
+            # be alone; the launch then stops.
             for entry in part:
                 if entry.member is not None and entry.member.record is None:
-                    with entry.member.logs():
-                        entry.member.record = entry.member.logger.finish(
-                            "interrupted", f"{err or 'SIGINT'} before its population started")
+                    entry.member.error = entry.member.error or err
+                    self._end(entry, reraise=False)
             raise
         finally:
+            for entry in part:
+                if entry.claim is not None:
+                    entry.claim.release()
             if router is not None:
                 logging.getLogger().removeHandler(router)
                 router.close()
 
     def _open(self, entry: Entry, router: jobs.MemberLogs | None, shared: list[TaskData]
               ) -> None:
-        """The job's run dir and files, then the single run's checks and build."""
+        """A job's run dir claimed, its files written, then the single run's checks and build
+        (trainer/policy.py's steps, in the order single_or_sweep takes them)."""
         from trainer import run
 
         jobs.use(entry.config)
         if entry.ret is None:
             entry.ret = jobs.open_job(self.hydra_context, self.task_function, entry.config)
-        cfg = entry.ret.cfg
+        cfg, run_dir = entry.cfg, entry.run_dir
         filename = jobs.member_log_file(entry.config)
         logs = partial(router.to, filename) if router and filename else nullcontext
         with logs():
@@ -161,14 +174,23 @@ class PopulationLaunch:
             except UserError as err:  # as train.py: the whole sweep stops, with one line
                 print(f"error: {err}", file=sys.stderr)
                 sys.exit(2)
-            try:
-                job = run.setup(cfg, Path(entry.config.hydra.runtime.output_dir),
-                                multirun=True)
-            except Exception as err:
-                self._close(entry, error=err)
+            claimed = policy.take(cfg, run_dir, multirun=True)
+            if not isinstance(claimed, Claim):  # refused, or finished before
+                self._close(entry, value=objective.value(cfg, claimed))
                 return
-        if isinstance(job, dict):  # finished before, refused, skipped or failed
-            self._close(entry, value=objective.value(cfg, job))
+            entry.claim, entry.progress = claimed, policy.Progress(cfg, run_dir, claimed)
+
+            def start() -> Any:
+                jobs.write_hydra_files(run_dir, cfg, entry.config)
+                if router is not None:
+                    router.open()
+                for line in claimed.notes:
+                    log.info(line)
+                return run.setup(cfg, run_dir, entry.progress)
+
+            job = policy.recorded(start, cfg, run_dir, entry.progress, multirun=True)
+        if isinstance(job, dict):  # skipped or failed
+            self._close(entry, value=objective.value(cfg, policy.ended(run_dir, job, True)))
             return
         entry.member = engine.Member(job, logs=logs)  # takes its random streams now
         entry.data_id = _share(job, shared)
@@ -203,33 +225,51 @@ class PopulationLaunch:
         return groups
 
     def _train(self, group: list[Entry]) -> None:
+        """Train a population (or one run alone), then record how each member ended."""
         from trainer import run
 
-        try:
-            if len(group) == 1:
-                member = group[0].member
-                with member.logs():
+        if len(group) == 1:
+            member = group[0].member
+            with member.logs():
+                try:
                     member.record = run.train(member.job)
-            else:
-                engine.train([e.member for e in group])
-        except Exception as err:  # the members' records say `failed`; the sweep goes on
-            for entry in group:
-                if entry.member.error is None and entry.member.record is None:
-                    entry.member.error = err
-            if len(group) == 1:
-                group[0].member.error = err
+                except BaseException as err:
+                    member.error = err
+                    if not isinstance(err, KeyboardInterrupt):
+                        log.debug("member failed", exc_info=True)
+        else:
+            engine.train([e.member for e in group])  # re-raises an interrupt
         for entry in group:
-            member = entry.member
+            self._end(entry)
+
+    def _end(self, entry: Entry, reraise: bool = True) -> None:
+        """Record the member's end as policy.recorded records a single run's; close its job."""
+        member, cfg, run_dir = entry.member, entry.cfg, entry.run_dir
+        jobs.use(entry.config)
+
+        def outcome() -> dict[str, Any]:
             if member.error is not None:
-                self._close(entry, error=member.error)
-            else:
-                self._close(entry, value=objective.value(member.job.cfg, member.record))
+                raise member.error
+            return member.record
+
+        with member.logs():
+            try:
+                record = policy.recorded(outcome, cfg, run_dir, entry.progress, multirun=True)
+            except KeyboardInterrupt:
+                member.record = {}  # recorded as interrupted
+                self._close(entry, value=None)
+                if reraise:
+                    raise
+                return
+        member.record = record
+        entry.claim.release()
+        entry.claim = None
+        self._close(entry, value=objective.value(cfg, policy.ended(run_dir, record, True)))
 
     def _close(self, entry: Entry, value: Any = None, error: BaseException | None = None
                ) -> None:
         jobs.use(entry.config)
         jobs.close_job(self.hydra_context, entry.config, entry.ret, value=value, error=error)
-        entry.closed = True
 
 
 def _fits_in_memory(parts: Any) -> int:
@@ -240,8 +280,7 @@ def _fits_in_memory(parts: Any) -> int:
     else:
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     need = stacked.cost(parts.model, parts.data.input_shape).bytes(parts.settings.batch_size)
-    most = max(1, free // 4 // max(need, 1))
-    return int(most)
+    return int(max(1, free // 4 // max(need, 1)))
 
 
 def _without_hydra(config: DictConfig) -> DictConfig:
@@ -249,13 +288,12 @@ def _without_hydra(config: DictConfig) -> DictConfig:
 
 
 def _share(job: Any, shared: list[TaskData]) -> int:
-    """Point the job at an equal copy of its data arrays already held; its index there."""
+    """Point the job at an equal copy of its shared data arrays already held; its index."""
     data = job.parts.data
     for i, other in enumerate(shared):
-        if all(engine.same(getattr(data, k), getattr(other, k)) for k in ("x_train", "x_test",
-                                                                           "y_test")):
-            job.parts.data = dataclasses.replace(data, x_train=other.x_train, x_test=other.x_test,
-                                           y_test=other.y_test)
+        if all(engine.same(getattr(data, k), getattr(other, k)) for k in engine.SHARED):
+            job.parts.data = dataclasses.replace(
+                data, **{k: getattr(other, k) for k in engine.SHARED})
             return i
     shared.append(data)
     return len(shared) - 1

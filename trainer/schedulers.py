@@ -1,0 +1,99 @@
+"""Learning-rate schedules by the name in `cfg.scheduler.name`; the other keys are their arguments.
+
+Each schedule says whether torch's scheduler steps once per batch (onecycle)
+or once per epoch (cosine, step). The loop calls `after_step` and `after_epoch`
+either way, so it has no branch for the kind. A schedule's state goes into
+checkpoints/last.pt, so a resumed run continues it where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.optim import lr_scheduler
+
+from lossbench.errors import UserError, is_int, require
+from lossbench.registry import lookup
+
+
+@dataclass(frozen=True)
+class Kind:
+    make: Callable[..., lr_scheduler.LRScheduler]
+    per_step: bool
+    # Arguments the run supplies, from its length: {name: f(steps_per_epoch)}.
+    sized: Callable[[int], dict[str, int]] = lambda steps: {}
+
+
+SCHEDULES: dict[str, Kind | None] = {
+    "none": None,
+    "cosine": Kind(lr_scheduler.CosineAnnealingLR, per_step=False),
+    "step": Kind(lr_scheduler.StepLR, per_step=False),
+    # OneCycle is defined over batches: `epochs` comes from the config, the
+    # batches per epoch from the data, and torch steps it once per batch.
+    "onecycle": Kind(lr_scheduler.OneCycleLR, per_step=True,
+                     sized=lambda steps: {"steps_per_epoch": steps}),
+}
+
+
+class Schedule:
+    """A torch LR scheduler (or none) behind the two calls the loop makes."""
+
+    def __init__(self, scheduler: lr_scheduler.LRScheduler | None, per_step: bool) -> None:
+        self.scheduler = scheduler
+        self.per_step = per_step
+
+    def after_step(self) -> None:
+        if self.scheduler is not None and self.per_step:
+            self.scheduler.step()
+
+    def after_epoch(self) -> None:
+        if self.scheduler is not None and not self.per_step:
+            self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any] | None:
+        return None if self.scheduler is None else self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        if self.scheduler is not None and state is not None:
+            self.scheduler.load_state_dict(state)
+
+
+def build(cfg: dict[str, Any] | None, optimizer: torch.optim.Optimizer,
+          steps_per_epoch: int) -> Schedule:
+    """Build before the optimizer's state is restored: torch's constructors set its lr."""
+    cfg = dict(cfg or {"name": "none"})
+    name = cfg.pop("name")
+    kind = lookup("scheduler", SCHEDULES, name)
+    if kind is None:
+        return Schedule(None, per_step=False)
+    try:
+        return Schedule(kind.make(optimizer, **cfg, **kind.sized(steps_per_epoch)), kind.per_step)
+    except (TypeError, ValueError, KeyError) as err:  # torch's own checks of the arguments
+        raise UserError(f"scheduler={name} with {cfg} is not valid: {err}.") from None
+
+
+def check(cfg: dict[str, Any], optimizer_cfg: dict[str, Any], max_epochs: int) -> None:
+    """Every value of the scheduler config, before any data is read."""
+    name = cfg.get("name")
+    if name == "onecycle":
+        epochs = cfg.get("epochs")
+        require(is_int(epochs) and epochs >= max_epochs, "scheduler.epochs", epochs,
+                f"an integer >= trainer.max_epochs ({max_epochs}): onecycle cannot step "
+                "past its end")
+    for key in ("T_max", "step_size"):
+        if key in cfg:
+            require(is_int(cfg[key]) and cfg[key] >= 1, f"scheduler.{key}", cfg[key],
+                    "an integer >= 1")
+    # Torch checks the rest when the scheduler is built: do that on a stand-in optimizer.
+    from trainer import optimizers
+
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    build(cfg, optimizers.build(optimizer_cfg, params), steps_per_epoch=1)
+
+
+def current_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate the next step will use (the first parameter group's)."""
+    return float(optimizer.param_groups[0]["lr"])
