@@ -78,9 +78,14 @@ def test_sigkill_mid_write_leaves_no_claim_and_its_temp_file_is_removed(tmp_path
     assert list((run_dir / "checkpoints").glob(".last.pt.*")), "the kill left its temp file"
     record = results.read(run_dir)
     assert record["status"] == "running" and record["epochs_completed"] == 0
+    # As a kill in the middle of any other atomic write would leave them:
+    planted = [run_dir / ".metrics.json.k1ll3d00", run_dir / ".hydra" / ".config.yaml.k1ll3d00"]
+    for path in planted:
+        path.write_text("half")
     resumed = train_cli(*args, "trainer.resume=true")
     assert resumed.returncode == 0, resumed.stderr
     assert not list((run_dir / "checkpoints").glob(".last.pt.*"))
+    assert not any(path.exists() for path in planted)
     assert results.read(run_dir)["status"] == "ok"
 
 

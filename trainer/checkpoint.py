@@ -24,7 +24,6 @@ from trainer.lock import Refused
 from trainer.schedulers import Schedule
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
-TEMP_PREFIX = ".last.pt."  # the sibling a checkpoint is written to before the rename
 # What a checkpoint must hold, and of which type, for `restore` to use it.
 FIELDS = {"epoch": int, "model": dict, "optimizer": dict, "rng": dict, "record": dict}
 
@@ -76,12 +75,6 @@ def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
         path.parent.mkdir(parents=True, exist_ok=True)
         with files.atomic_write(path) as f:
             torch.save(state, f)
-
-
-def remove_temp_files(run_dir: Path) -> None:
-    """What a run killed in the middle of a write left; call only while holding the run dir."""
-    for tmp in (run_dir / CHECKPOINT).parent.glob(f"{TEMP_PREFIX}*"):
-        tmp.unlink(missing_ok=True)
 
 
 def load(run_dir: Path, device: torch.device) -> dict[str, Any] | None:

@@ -16,11 +16,17 @@ import torch
 from omegaconf import OmegaConf
 
 from lossbench.status import FINISHED
-from trainer import checkpoint, results, resume
+from trainer import checkpoint, hydra_output, results, resume
 from trainer.hydra_output import DOT_HYDRA
 from trainer.lock import Refused, RunDirLock
 
 log = logging.getLogger("lossbench")
+
+
+# What lossbench writes atomically in a run dir (lossbench.files: a hidden sibling
+# `.<name>.<random>`, then a rename); `scalars.csv` is logger=csv's default file.
+ATOMIC_FILES = (results.METRICS_FILE, str(checkpoint.CHECKPOINT), "scalars.csv",
+                *(f"{DOT_HYDRA}/{name}" for name in hydra_output.FILES))
 
 
 class AlreadyHolds(Refused):
@@ -45,9 +51,7 @@ def claim(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool) -> Cl
     only do so in a dir that holds nothing it could be compared with."""
     lock = RunDirLock(run_dir).acquire()
     try:
-        # Leftovers of a write cut short by SIGKILL; no other process can be writing now.
-        checkpoint.remove_temp_files(run_dir)
-        results.remove_temp_files(run_dir)
+        remove_leftovers(run_dir)
         out = _decide(run_dir, hparams, resume_run, Claim(lock))
     except BaseException:
         lock.release()
@@ -57,6 +61,15 @@ def claim(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool) -> Cl
         for events in run_dir.glob("events.out.tfevents.*"):
             events.unlink()
     return out
+
+
+def remove_leftovers(run_dir: Path) -> None:
+    """Siblings a write cut short by SIGKILL left; only while holding the run dir, when
+    no other process can be writing them."""
+    for name in ATOMIC_FILES:
+        path = run_dir / name
+        for tmp in path.parent.glob(f".{path.name}.*"):
+            tmp.unlink(missing_ok=True)
 
 
 def _decide(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool, out: Claim) -> Claim:

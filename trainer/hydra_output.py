@@ -22,6 +22,7 @@ from lossbench import files
 from trainer import storage
 
 DOT_HYDRA = ".hydra"  # Hydra's default output_subdir, which users and report.py expect
+FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")  # Hydra's names, in its order
 
 
 class HeldFileHandler(logging.FileHandler):
@@ -56,8 +57,8 @@ def write(run_dir: Path, cfg: DictConfig) -> None:
     out = run_dir / DOT_HYDRA
     with storage.writing(out):
         out.mkdir(parents=True, exist_ok=True)
-        for name, node in (("config.yaml", cfg), ("hydra.yaml", hydra_cfg),
-                           ("overrides.yaml", hydra_cfg.hydra.overrides.task)):
+        nodes = (cfg, hydra_cfg, hydra_cfg.hydra.overrides.task)
+        for name, node in zip(FILES, nodes, strict=True):
             files.write_text(out / name, OmegaConf.to_yaml(node))
     for handler in logging.getLogger().handlers:
         if isinstance(handler, HeldFileHandler):

@@ -90,12 +90,6 @@ def write(run_dir: Path, record: dict[str, Any]) -> None:
         files.write_text(run_dir / METRICS_FILE, text + "\n")
 
 
-def remove_temp_files(run_dir: Path) -> None:
-    """Siblings a killed atomic write left; call only while holding the run dir."""
-    for tmp in run_dir.glob(f".{METRICS_FILE}.*"):
-        tmp.unlink(missing_ok=True)
-
-
 def read(run_dir: Path) -> dict[str, Any]:
     """The run's record. FileNotFoundError when there is none; CorruptRecord when the
     file is not a record lossbench wrote (a folder, not JSON, wrong fields)."""
