@@ -5,13 +5,14 @@ With trainer/run.py, the only place that knows both tasks/ and trainer/.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 import tasks
@@ -59,12 +60,15 @@ def check_all(cfg: DictConfig) -> Checked:
     return Checked(task, device, record)
 
 
-def assemble(cfg: DictConfig, checked: Checked, state: dict[str, Any] | None) -> Parts:
+def assemble(cfg: DictConfig, checked: Checked, state: dict[str, Any] | None,
+             built: dict[str, TaskData] | None = None) -> Parts:
     """Data, model, loss and optimizer on the device, for a config that passed `check_all`.
-    `state` is the checkpoint to continue from (trainer/claim.py loaded and checked it)."""
+    `state` is the checkpoint to continue from (trainer/claim.py loaded and checked it).
+    `built` keeps data across the runs of one process (population training): runs whose
+    task config is the same get the same data, built once."""
     task, device = checked.task, checked.device
     seed_everything(cfg.seed)
-    data = task.build(cfg.task).to(device)
+    data = build_data(task, cfg, device, built)
     model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
     models.check_batches(model, len(data.x_train), cfg.task.batch_size,
                          cfg.trainer.limit_train_batches)
@@ -72,6 +76,25 @@ def assemble(cfg: DictConfig, checked: Checked, state: dict[str, Any] | None) ->
     optimizer = optimizers.build(cfg.optim, model.parameters())
     return Parts(task, device, Settings.from_config(cfg), data, model, loss_fn, optimizer, state,
                  checked.record)
+
+
+def build_data(task: Task, cfg: DictConfig, device: torch.device,
+               built: dict[str, TaskData] | None) -> TaskData:
+    if built is None:
+        return task.build(cfg.task).to(device)
+    key = json.dumps([OmegaConf.to_container(cfg.task, resolve=True), str(device)],
+                     sort_keys=True, default=str)
+    if key not in built:
+        streams = _global_streams()
+        built[key] = task.build(cfg.task).to(device)
+        if _global_streams() != streams:  # kept only if building left the seeded streams be
+            return built.pop(key)
+    return built[key]
+
+
+def _global_streams() -> tuple:
+    kind, keys, *rest = np.random.get_state()
+    return torch.get_rng_state().tolist(), kind, keys.tolist(), rest, random.getstate()
 
 
 def check(cfg: DictConfig, task: Task) -> None:

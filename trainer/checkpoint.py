@@ -58,7 +58,9 @@ def restore_rng(states: dict[str, Any], order: torch.Generator) -> None:
 
 def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
          order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any],
-         schedule: Schedule | None = None) -> None:
+         schedule: Schedule | None = None, rng: dict[str, Any] | None = None) -> None:
+    """`rng`: the random streams as `rng_states(order)` read them, when they were read
+    earlier (population training writes a member's checkpoint while others train)."""
     path = run_dir / CHECKPOINT
     state = {
         "epoch": record["epochs_completed"],
@@ -66,7 +68,7 @@ def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
         "optimizer": optimizer.state_dict(),
         "scheduler": None if schedule is None else schedule.state_dict(),  # None: constant lr
         "scaler": scaler.state_dict(),  # empty unless fp16 autocast is on
-        "rng": rng_states(order),
+        "rng": rng_states(order) if rng is None else rng,
         "record": record,
     }
     # Through a file object, so a full disk surfaces as the OSError behind torch's

@@ -209,10 +209,14 @@ def record_epoch(logger: RunLogger, entry: dict[str, float], global_step: int,
         # Epoch scalars share the step axis of train/loss, so a resumed run's
         # purge_step removes everything after its checkpoint, whatever the tag.
         logger.epoch(entry, global_step=global_step)
-        # Checkpoint before metrics.json, so the record never claims an epoch
-        # that a resume could not start after.
-        save_checkpoint()
-        logger.commit()
+        commit_epoch(logger, save_checkpoint)
+
+
+def commit_epoch(logger: RunLogger, save_checkpoint: Callable[[], None]) -> None:
+    """The staged epoch to disk: checkpoint before metrics.json, so the record never claims
+    an epoch that a resume could not start after."""
+    save_checkpoint()
+    logger.commit()
 
 
 def _clip_gradients(model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -7,6 +7,8 @@ is cheap: package versions from their metadata, the commit from one `git status`
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import platform
 import shlex
@@ -25,13 +27,19 @@ PACKAGES = ("torchvision", "hydra-core", "lossbench")
 def collect(device: str | torch.device = "cpu") -> dict[str, Any]:
     """The run's environment; `device` is the trainer's (`auto` resolves as the trainer does)."""
     return {
-        "versions": versions(),
-        "git": git_state(CHECKOUT),
-        "cpu": cpu(),
-        "gpu": gpu(device),
+        **copy.deepcopy(_this_process(str(device))),
         "command": shlex.join(getattr(sys, "orig_argv", sys.argv)),
         "cwd": os.getcwd(),
     }
+
+
+@functools.cache
+def _this_process(device: str) -> dict[str, Any]:
+    """What stays the same for every run of one process (a sweep's basic or population
+    launcher runs many): read once, about 15 ms of `git status` and package metadata.
+    The commit is that of the code the process imported when it started."""
+    return {"versions": versions(), "git": git_state(CHECKOUT), "cpu": cpu(),
+            "gpu": gpu(device)}
 
 
 def versions() -> dict[str, str | None]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from lossbench.contract import TaskData
 from lossbench.status import RunStatus
 from trainer import determinism, resume
 from trainer.assemble import Parts, assemble, check_all
@@ -43,12 +44,14 @@ class Job:
     logger: RunLogger
 
 
-def setup(cfg: DictConfig, run_dir: Path, progress: Progress) -> Job:
+def setup(cfg: DictConfig, run_dir: Path, progress: Progress,
+          built: dict[str, TaskData] | None = None) -> Job:
+    """Check, build and start logging (`built`: data shared by the runs of one process)."""
     checked = check_all(cfg)
     if progress.state is not None:
         resume.carry_over(checked.record, progress.state)
     progress.checked(checked.record)
-    parts = assemble(cfg, checked, progress.state)
+    parts = assemble(cfg, checked, progress.state, built)
     logger = start_logging(cfg, run_dir, parts, progress.started)
     progress.training(logger)
     return Job(cfg, parts, logger)

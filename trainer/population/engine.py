@@ -24,6 +24,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,11 +35,11 @@ from omegaconf import OmegaConf
 from torch.func import vmap
 
 from lossbench.status import RunStatus
-from trainer import checkpoint, schedulers
+from trainer import checkpoint, schedulers, signals
 from trainer.assemble import Parts
 from trainer.diagnostics import per_sample_size
 from trainer.logger import RunLogger
-from trainer.loop import Outcome, record_epoch, scores, steps_per_epoch
+from trainer.loop import Outcome, commit_epoch, scores, steps_per_epoch
 from trainer.population.optim import StackedOptimizer
 from trainer.population.stacked import StackedModel, cost
 from trainer.run import Job, finish
@@ -46,6 +47,7 @@ from trainer.run import Job, finish
 # Bytes of activations one evaluation chunk may take, all members together.
 EVAL_BYTES = 2**28
 SHARED = ("x_train", "x_test", "y_test", "x_val")  # one copy serves every member
+WRITERS = 4  # threads writing members' checkpoints and records: mostly waiting on the disk
 
 
 def global_rng() -> dict[str, Any]:
@@ -104,10 +106,15 @@ def train(members: list[Member]) -> None:
         population = Population(members)
         population.fit()
     except BaseException as err:  # every member still training keeps it
+        if population is not None:
+            population.drain()  # the epochs being written are written first
         for member in population.active if population else members:
-            member.error = err
+            member.error = member.error or err
         if isinstance(err, KeyboardInterrupt):
             raise
+    finally:
+        if population is not None:
+            population.writer.shutdown(wait=True)
 
 
 class Population:
@@ -137,6 +144,10 @@ class Population:
         self.activations = cost(parts.model, data.input_shape).activations
         self.optimizer = StackedOptimizer(self.active[0].job.cfg.optim.name, self.model.params,
                                           [m.parts.optimizer for m in self.active])
+        # Each member's checkpoint and metrics.json are written by a few threads while the
+        # population trains on: a member's next epoch waits only for its own last write.
+        self.writer = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="member-io")
+        self.writing: dict[int, Future] = {}
         self.watch = [bool(m.parts.settings.diagnostics) for m in self.active]
         self.corrupted = torch.stack([m.parts.data.corrupted for m in self.active]) \
             if any(self.watch) else None
@@ -166,6 +177,7 @@ class Population:
             self._end_epoch(epoch, started, autocast, lrs)
             if not self.active:
                 return
+        self._drop(self.drain())
         for member in self.active:
             self._finish(member, Outcome(RunStatus.OK))
         self.active = []
@@ -262,6 +274,7 @@ class Population:
             entry = {"epoch": epoch, "train/loss_epoch": self.epoch_sum[i] / self.steps,
                      "train/lr": lrs[i]}
             try:
+                self._written(member)
                 with member.logs():
                     entry.update(scores(test[i], own.data.y_test, own.loss_fn, self.metrics))
                     if val is not None:
@@ -273,8 +286,12 @@ class Population:
                                                      f"became NaN or Inf in epoch {epoch}"))
                         continue
                     entry["time_s"] = took
-                    record_epoch(member.logger, entry, epoch * self.steps,
-                                 lambda i=i, member=member: self._save(i, member))
+                    # loop.record_epoch, with its second half on a writer thread.
+                    with signals.deferred():
+                        member.logger.epoch(entry, global_step=epoch * self.steps)
+                    save = self._checkpoint(i, member)
+                    self.writing[id(member)] = self.writer.submit(
+                        self._commit, member, save)
             except Exception as err:  # this member's scores or files; the others go on
                 ended.append(i)
                 member.error = err
@@ -288,8 +305,9 @@ class Population:
             chunks = [self.model(self.prepare(part), shared=True) for part in x.split(rows)]
         return torch.cat(chunks, dim=1)
 
-    def _save(self, i: int, member: Member) -> None:
-        """checkpoint.save for member i, from its own model and optimizer, as fit writes it."""
+    def _checkpoint(self, i: int, member: Member) -> Callable[[], None]:
+        """checkpoint.save for member i, as fit writes it: its own model and optimizer
+        refreshed from the stacked tensors, its random streams read now."""
         state = self.model.member_state(i)
         own = member.parts
         with torch.no_grad():
@@ -297,12 +315,42 @@ class Population:
                 p.copy_(state[name])
         self.optimizer.export(i, own.optimizer)
         set_global_rng(member.rng)  # the streams its single run would save
-        checkpoint.save(member.logger.run_dir, own.model, own.optimizer, member.order,
-                        self.scaler, member.logger.staged_record(), member.schedule)
+        rng = checkpoint.rng_states(member.order)
+        return lambda: checkpoint.save(member.logger.run_dir, own.model, own.optimizer,
+                                       member.order, self.scaler,
+                                       member.logger.staged_record(), member.schedule, rng)
+
+    @staticmethod
+    def _commit(member: Member, save: Callable[[], None]) -> None:
+        with member.logs():
+            commit_epoch(member.logger, save)
+
+    def _written(self, member: Member) -> None:
+        """Wait for the member's last epoch to be on disk (raising what its write raised)."""
+        future = self.writing.pop(id(member), None)
+        if future is not None:
+            future.result()
+
+    def drain(self) -> list[int]:
+        """Wait for every write; the positions of members whose write failed (their error
+        kept in Member.error)."""
+        failed = []
+        for i, member in enumerate(self.active):
+            try:
+                self._written(member)
+            except Exception as err:
+                member.error = err
+                failed.append(i)
+        return failed
 
     # Members leaving: finished or diverged here; failed ones keep their error.
 
     def _finish(self, member: Member, outcome: Outcome) -> None:
+        try:
+            self._written(member)  # its last committed epoch before the final record
+        except Exception as err:  # that write failed: the member failed
+            member.error = err
+            return
         with member.logs():
             member.record = finish(member.job, outcome)
 

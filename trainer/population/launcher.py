@@ -125,9 +125,10 @@ class PopulationLaunch:
         configure_log(config.hydra.job_logging, config.hydra.verbose)  # as run_job does
         router = _route_file_logs()
         shared: list[TaskData] = []
+        built: dict[str, TaskData] = {}  # one build per task config (trainer/assemble.py)
         try:
             for entry in part:
-                self._open(entry, router, shared)
+                self._open(entry, router, shared, built)
             ready = [e for e in part if e.member is not None]
             _say_alone([e for e in ready if e.alone])
             groups = self._groups([e for e in ready if not e.alone])
@@ -156,8 +157,8 @@ class PopulationLaunch:
                 logging.getLogger().removeHandler(router)
                 router.close()
 
-    def _open(self, entry: Entry, router: jobs.MemberLogs | None, shared: list[TaskData]
-              ) -> None:
+    def _open(self, entry: Entry, router: jobs.MemberLogs | None, shared: list[TaskData],
+              built: dict[str, TaskData]) -> None:
         """A job's run dir claimed, its files written, then the single run's checks and build
         (trainer/policy.py's steps, in the order single_or_sweep takes them)."""
         from trainer import run
@@ -186,7 +187,7 @@ class PopulationLaunch:
                     router.open()
                 for line in claimed.notes:
                     log.info(line)
-                return run.setup(cfg, run_dir, entry.progress)
+                return run.setup(cfg, run_dir, entry.progress, built)
 
             job = policy.recorded(start, cfg, run_dir, entry.progress, multirun=True)
         if isinstance(job, dict):  # skipped or failed
