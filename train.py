@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -16,11 +17,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from trainer import schemas
+
 # configs/hydra/launcher/submitit_*.yaml share the plugin's config names on purpose:
 # users type hydra/launcher=submitit_slurm, and Hydra checks our keys against the
 # plugin's schema. Hydra calls that matching deprecated; the check is what we want.
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against "
                         "ConfigStore schema", category=UserWarning)
+
+# The YAML files in configs/ name their schemas: they must be in the ConfigStore first.
+schemas.register()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
@@ -46,5 +52,24 @@ def main(cfg: DictConfig) -> float:
         sys.exit(130)
 
 
+def cli() -> None:
+    """Hydra's main, with a config Hydra could not compose reported as one line and exit 2.
+
+    Hydra prints such errors itself, over several lines, and exits 1, before
+    `main` runs. HYDRA_FULL_ERROR=1 (Hydra's documented switch) lets them
+    reach this function instead; anything that is not the user's mistake is
+    re-raised with its full traceback.
+    """
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except Exception as err:
+        message = schemas.translate(err)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

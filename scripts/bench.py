@@ -39,7 +39,7 @@ import tasks
 from scripts import classic_mnist
 from scripts.timing import Clock, machine, timed
 from tasks import idx
-from trainer import losses, models, results
+from trainer import losses, models, results, schemas
 from trainer.logger import RunLogger
 from trainer.loop import Settings, fit
 
@@ -61,7 +61,7 @@ def task_data(args: argparse.Namespace, device: torch.device) -> tasks.TaskData:
 def fresh(args: argparse.Namespace, data: tasks.TaskData, device: torch.device):
     """The same initial weights and a fresh optimizer for every measurement."""
     torch.manual_seed(0)
-    cfg = OmegaConf.load(ROOT / "configs" / "model" / f"{args.model}.yaml")
+    cfg = OmegaConf.create(schemas.option_values("model", args.model))
     model = models.build(cfg, data.input_shape, data.n_outputs).to(device)
     return model, classic_mnist.make_optimizer(args.optim, model.parameters(), args.lr)
 

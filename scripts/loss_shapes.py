@@ -22,16 +22,14 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
-from trainer import losses  # noqa: E402
+from trainer import losses, schemas  # noqa: E402
 
 N_CLASSES = 10
 
 
 def configured_losses() -> dict[str, dict]:
-    configs = sorted((ROOT / "configs" / "loss").glob("*.yaml"))
-    return {p.stem: OmegaConf.to_container(OmegaConf.load(p)) for p in configs}
+    return {name: schemas.option_values("loss", name) for name in sorted(losses.LOSSES)}
 
 
 def regression_curve(cfg: dict, errors: torch.Tensor) -> tuple[list[float], list[float]]:

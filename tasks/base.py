@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from omegaconf import MISSING
+
+from lossbench.schema import Number
 
 Kind = Literal["multiclass", "binary", "regression"]
 KINDS: tuple[Kind, ...] = ("multiclass", "binary", "regression")
@@ -36,10 +39,17 @@ def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_data_seed(seed: object) -> None:
-    """numpy and scikit-learn take seeds from 0 to 2**32 - 1 only."""
-    ok = is_int(seed) and 0 <= seed < 2**32
-    require(ok, "task.data_seed", seed, "an integer from 0 to 2**32 - 1")
+# numpy and scikit-learn take seeds from 0 to 2**32 - 1 only.
+Seed = Annotated[int, Number(0, 2**32 - 1)]
+
+
+@dataclass
+class TaskConfig:
+    """The keys every task has; each task module's `Config` adds its own (configs/task/)."""
+
+    name: str = MISSING
+    data_seed: Seed = MISSING
+    batch_size: Annotated[int, Number(low=1)] = MISSING
 
 
 def identity(x: torch.Tensor) -> torch.Tensor:

@@ -8,16 +8,18 @@ seed gives every loss the same split.
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from lossbench.schema import Number
 from tasks import noise
-from tasks.base import TaskData, is_number, require
+from tasks.base import TaskConfig, TaskData
 
 KIND = "multiclass"
 N_OUTPUTS = 10
@@ -26,13 +28,16 @@ N_IMAGES = 1797
 MEAN, STD = 0.3053, 0.3760  # pixel statistics of all images, scaled to [0, 1]
 
 
-def check(cfg: DictConfig) -> None:
-    f = cfg.test_fraction
-    # Both sides of a stratified split need at least one image of each class.
-    ok = is_number(f) and 0 < f < 1 and N_OUTPUTS <= math.ceil(f * N_IMAGES) <= N_IMAGES - N_OUTPUTS
-    require(ok, "task.test_fraction", f,
-            f"a fraction that leaves at least {N_OUTPUTS} of the {N_IMAGES} images on each side")
-    noise.check(cfg)
+@dataclass
+class Config(noise.LabelNoise, TaskConfig):
+    """configs/task/digits.yaml"""
+
+    # Both sides of a stratified split need at least one image of each class:
+    # ceil(f · N_IMAGES) test images, from N_OUTPUTS to N_IMAGES − N_OUTPUTS.
+    test_fraction: Annotated[float, Number(
+        (N_OUTPUTS - 1) / N_IMAGES, (N_IMAGES - N_OUTPUTS) / N_IMAGES, low_open=True,
+        text=f"a fraction that leaves at least {N_OUTPUTS} of the {N_IMAGES} images on each side",
+    )] = MISSING
 
 
 def prepare(x: torch.Tensor) -> torch.Tensor:

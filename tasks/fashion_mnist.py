@@ -6,10 +6,12 @@ dataset-fashion-mnist package, the real dataset available offline.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from omegaconf import DictConfig
 
 from tasks import idx, noise
-from tasks.base import TaskData
+from tasks.base import TaskConfig, TaskData
 
 KIND = "multiclass"
 N_OUTPUTS = 10
@@ -17,8 +19,9 @@ METRICS = ("accuracy",)
 MEAN, STD = 0.2860, 0.3530  # the training set's pixel statistics
 
 
-def check(cfg: DictConfig) -> None:
-    noise.check(cfg)
+@dataclass
+class Config(noise.LabelNoise, idx.ImageFiles, TaskConfig):
+    """configs/task/fashion_mnist.yaml"""
 
 
 def build(cfg: DictConfig) -> TaskData:

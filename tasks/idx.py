@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from omegaconf import MISSING
 
+from lossbench.schema import Text
 from tasks.base import TaskData, UserError
 
 IMAGE_FILES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
@@ -24,6 +27,14 @@ FILES = (IMAGE_FILES[0], LABEL_FILES[0], IMAGE_FILES[1], LABEL_FILES[1])
 CACHE_FILE = "lossbench-v1.pt"
 
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class ImageFiles:
+    """The keys of a task read from MNIST-format files."""
+
+    data_dir: Annotated[str, Text("a folder: a torchvision dataset root")] = MISSING
+    download: bool = MISSING
 
 
 def debian_fashion_mnist_dir() -> Path | None:
@@ -131,12 +142,13 @@ def load(dataset: str, data_dir: str, download: bool, fallback: Path | None = No
 
             getattr(torchvision.datasets, dataset)(str(root), train=True, download=True)
         except Exception as err:  # torchvision raises plain RuntimeError/URLError here
-            failure = f"download failed ({type(err).__name__}); "
+            failure = f"download failed ({type(err).__name__}) and "
     if missing := _missing(raw):
-        hint = "" if download else ", or set task.download=true on a machine with network"
+        hint = "" if download else "; or set task.download=true on a machine with network"
         raise UserError(
-            f"{failure}{dataset} files missing in {raw}: put the four uncompressed IDX "
-            f"files {', '.join(FILES)} there (missing: {', '.join(missing)}){hint}."
+            f"task.data_dir={data_dir!r} is not valid: {failure}{dataset} files missing in "
+            f"{raw} (missing: {', '.join(missing)}); task.data_dir must hold {dataset}/raw/ "
+            f"with the four uncompressed IDX files {', '.join(FILES)}{hint}."
         )
     cache = raw.parent / "processed" / CACHE_FILE
     stamp = _stamp(raw)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from omegaconf import DictConfig
 
 from tasks import idx, noise
-from tasks.base import TaskData
+from tasks.base import TaskConfig, TaskData
 
 KIND = "multiclass"
 N_OUTPUTS = 10
@@ -13,8 +15,9 @@ METRICS = ("accuracy",)
 MEAN, STD = 0.1307, 0.3081  # the training set's pixel statistics
 
 
-def check(cfg: DictConfig) -> None:
-    noise.check(cfg)
+@dataclass
+class Config(noise.LabelNoise, idx.ImageFiles, TaskConfig):
+    """configs/task/mnist.yaml"""
 
 
 def build(cfg: DictConfig) -> TaskData:

@@ -5,11 +5,15 @@ The default pair, 4 vs 9, is among the most confused in MNIST, so losses differ.
 
 from __future__ import annotations
 
-import torch
-from omegaconf import DictConfig
+from dataclasses import dataclass
+from typing import Annotated
 
+import torch
+from omegaconf import MISSING, DictConfig
+
+from lossbench.schema import Items, Number, OneOf
 from tasks import fashion_mnist, idx, mnist, noise
-from tasks.base import TaskData, is_int, require
+from tasks.base import TaskConfig, TaskData, require
 
 KIND = "binary"
 N_OUTPUTS = 1
@@ -17,16 +21,23 @@ METRICS = ("accuracy", "auc")
 SOURCES = {"mnist": mnist, "fashion_mnist": fashion_mnist}
 
 
+Digits = Annotated[list[int], Items(Number(0, 9), min_len=1, unique=True, noun="digits 0-9")]
+
+
+@dataclass
+class Config(noise.LabelNoise, idx.ImageFiles, TaskConfig):
+    """configs/task/mnist_binary.yaml"""
+
+    source: Annotated[str, OneOf(tuple(SOURCES))] = MISSING
+    positive: Digits = MISSING
+    negative: Digits = MISSING
+
+
 def check(cfg: DictConfig) -> None:
-    require(cfg.source in SOURCES, "task.source", cfg.source, f"one of {', '.join(SOURCES)}")
-    for key in ("positive", "negative"):
-        digits = list(cfg[key])
-        ok = bool(digits) and all(is_int(d) and 0 <= d <= 9 for d in digits)
-        require(ok, f"task.{key}", digits, "a non-empty list of digits 0-9")
+    """What the schema cannot say: the two classes share no digit."""
     overlap = sorted(set(cfg.positive) & set(cfg.negative))
     require(not overlap, "task.negative", list(cfg.negative),
             f"digits {overlap} are also in task.positive; the two lists must not overlap")
-    noise.check(cfg)
 
 
 def _subset(x: torch.Tensor, y: torch.Tensor, cfg: DictConfig) -> tuple[torch.Tensor, ...]:

@@ -18,25 +18,27 @@ as `label_noise`, and `corrupted` marks the flipped samples.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
-from tasks.base import TaskData, check_data_seed, is_number, require
+from lossbench.schema import Number, OneOf
+from tasks.base import TaskData, require
 
 NOISE_TYPES = ("symmetric", "asymmetric")
 # Class → the class its labels are flipped to, by number of classes.
 ASYMMETRIC: dict[int, dict[int, int]] = {10: {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}, 2: {1: 0}}
 
 
-def check(cfg: DictConfig) -> None:
-    f = cfg.label_noise
-    ok = is_number(f) and 0 <= f < 1
-    require(ok, "task.label_noise", f, "a fraction in [0, 1)")
-    require(cfg.noise_type in NOISE_TYPES, "task.noise_type", cfg.noise_type,
-            f"one of {', '.join(NOISE_TYPES)}")
-    check_data_seed(cfg.data_seed)
+@dataclass
+class LabelNoise:
+    """The label-noise keys of every classification task."""
+
+    label_noise: Annotated[float, Number(0, 1, high_open=True, noun="a fraction")] = MISSING
+    noise_type: Annotated[str, OneOf(NOISE_TYPES)] = MISSING
 
 
 def flip(y: torch.Tensor, n_classes: int, fraction: float, noise_type: str, seed: int

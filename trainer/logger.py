@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from omegaconf import MISSING
+
+from lossbench.schema import Number
 from trainer import results
 
 log = logging.getLogger("lossbench")
+
+
+@dataclass
+class TensorBoardConfig:
+    """configs/logger/tensorboard.yaml"""
+
+    name: str = MISSING
+    # How often TensorBoard's writer thread flushes to disk; each epoch flushes anyway.
+    flush_secs: Annotated[int, Number(low=1)] = MISSING
 
 
 class RunLogger:

@@ -15,15 +15,14 @@ import torch
 from omegaconf import DictConfig
 
 import tasks
-from tasks import Misfit, UserError, is_int, is_number, require
-from trainer import checkpoint, losses, models, optimizers, results, resume
+from tasks import Misfit, UserError, require
+from trainer import checkpoint, losses, models, optimizers, results, resume, schemas
 from trainer.logger import RunLogger
 from trainer.loop import Settings, fit, steps_per_epoch
 
 log = logging.getLogger("lossbench")
 
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("32", "bf16", "16")
+DEVICES = schemas.DEVICES
 
 
 def pick_device(name: str) -> torch.device:
@@ -35,25 +34,6 @@ def pick_device(name: str) -> torch.device:
         raise UserError(f"trainer.device={name} but this machine has no CUDA device "
                         f"(torch {torch.__version__}); use trainer.device=cpu or auto.")
     return torch.device(name)
-
-
-def check(cfg: DictConfig, task: Any) -> None:
-    """Every value range, before any data is read or anything is trained."""
-    def positive_int(key: str, value: object) -> None:
-        require(is_int(value) and value >= 1, key, value, "an integer >= 1")
-
-    positive_int("trainer.max_epochs", cfg.trainer.max_epochs)
-    positive_int("task.batch_size", cfg.task.batch_size)
-    positive_int("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
-    if cfg.trainer.limit_train_batches is not None:
-        positive_int("trainer.limit_train_batches", cfg.trainer.limit_train_batches)
-    require(is_int(cfg.seed) and cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
-    require(str(cfg.trainer.precision) in PRECISIONS, "trainer.precision", cfg.trainer.precision,
-            f"one of {', '.join(PRECISIONS)}")
-    lr = cfg.optim.lr
-    require(is_number(lr) and lr > 0, "optim.lr", lr, "a number > 0")
-    losses.check(dict(cfg.loss))
-    task.check(cfg.task)
 
 
 def misfit(cfg: DictConfig, task: Any) -> str | None:
@@ -86,6 +66,8 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
     checkpoints/last.pt.
     """
     started = time.perf_counter()
+    if not multirun:
+        schemas.check(cfg)  # first: even the record below cannot be made from a broken config
     record = results.new_record(cfg)
     if cfg.trainer.resume and (done := resume.finished(run_dir)):
         log.info("%s already finished (status %s): nothing to resume", run_dir, done["status"])
@@ -99,8 +81,8 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
         log.error(message)
         return results.read(run_dir)
     try:
+        schemas.check(cfg)  # every key and value, before any data is read
         task = tasks.get(cfg.task.name)
-        check(cfg, task)
         if reason := misfit(cfg, task):
             raise Misfit(reason)
         device = pick_device(cfg.trainer.device)
@@ -109,6 +91,8 @@ def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> dict[str, Any
                             "use trainer.precision=bf16 or 32.")
         seed_everything(cfg.seed)
         data = task.build(cfg.task).to(device)
+        models.check_fits(cfg.model, data.input_shape, data.n_outputs, cfg.task.batch_size,
+                          len(data.x_train), device)
         model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
         loss_fn = losses.build(dict(cfg.loss), data.kind)
         optimizer = optimizers.build(cfg.optim, model.parameters())

@@ -1,0 +1,1 @@
+"""Pieces every room shares: config schemas, their checks, the memory a size may take."""

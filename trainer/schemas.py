@@ -1,0 +1,104 @@
+"""Every config group's schema, registered with Hydra, and the one check of a composed config.
+
+Each group option's schema sits beside the code that uses it (`Config` in each
+task module, `models.SCHEMAS`, `optimizers.SCHEMAS`, each loss's signature,
+`logger.TensorBoardConfig`, `TrainerConfig` here). `register()` stores them in
+Hydra's ConfigStore as `schema/<group>/<option>`; each YAML file in configs/
+names its schema in its defaults list, so OmegaConf refuses wrong types and
+overrides of undeclared keys while composing. `check()` does the rest after
+composition, and `translate()` turns Hydra's refusals into the same one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+import tasks
+from lossbench import checking
+from lossbench.schema import Number, OneOf
+from trainer import losses, models, optimizers
+from trainer.logger import TensorBoardConfig
+from trainer.objective import ObjectiveConfig
+from trainer.objective import check as check_objective
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("32", "bf16", "16")
+AtLeastOne = Annotated[int, Number(low=1)]
+
+
+@dataclass
+class TrainerConfig:
+    """configs/trainer/default.yaml: how the one loop trains, whatever the task and loss."""
+
+    max_epochs: AtLeastOne = MISSING
+    device: Annotated[str, OneOf(DEVICES, pattern=r"cuda:\d+", hint="cuda:N")] = MISSING
+    log_every_n_steps: AtLeastOne = MISSING
+    limit_train_batches: AtLeastOne | None = MISSING
+    progress_bar: bool = MISSING
+    resume: bool = MISSING
+    precision: Annotated[str, OneOf(PRECISIONS)] = MISSING
+    compile: bool = MISSING
+    diagnostics: bool = MISSING
+
+
+@dataclass
+class TrainConfig:
+    """configs/train.yaml: the top level. Each group's node is typed by its option's schema."""
+
+    # torch, numpy and scikit-learn all take seeds up to 2**32 - 1.
+    seed: Annotated[int, Number(0, 2**32 - 1)] = MISSING
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    task: Any = MISSING
+    loss: Any = MISSING
+    model: Any = MISSING
+    optim: Any = MISSING
+    trainer: Any = MISSING
+    logger: Any = MISSING
+
+
+def groups() -> dict[str, dict[str, type]]:
+    """group -> option -> schema, for every option in configs/."""
+    return {
+        "task": {name: tasks.get(name).Config for name in tasks.names()},
+        "loss": {name: losses.schema(name) for name in losses.LOSSES},
+        "model": dict(models.SCHEMAS),
+        "optim": dict(optimizers.SCHEMAS),
+        "trainer": {"default": TrainerConfig},
+        "logger": {"tensorboard": TensorBoardConfig},
+    }
+
+
+def register() -> None:
+    """Put every schema in Hydra's ConfigStore: before Hydra composes anything."""
+    store = ConfigStore.instance()
+    store.store(group="schema", name="train", node=TrainConfig)
+    for group, options in groups().items():
+        for name, schema in options.items():
+            store.store(group=f"schema/{group}", name=name, node=schema)
+
+
+def option_values(group: str, name: str) -> dict[str, Any]:
+    """What configs/<group>/<name>.yaml sets, without the defaults list that names its schema."""
+    values = OmegaConf.to_container(OmegaConf.load(CONFIGS / group / f"{name}.yaml"))
+    values.pop("defaults", None)
+    return values
+
+
+def check(cfg: DictConfig) -> None:
+    """Every key declared, every value allowed, and what ties keys together; else UserError."""
+    checking.validate(cfg, groups())
+    task = tasks.get(cfg.task.name)
+    if hasattr(task, "check"):
+        task.check(cfg.task)
+    check_objective(cfg)
+
+
+def translate(err: BaseException) -> str | None:
+    """The message for a config Hydra could not compose; None when the error is not the user's."""
+    return checking.translate(err, groups())
