@@ -1,7 +1,9 @@
 """Tasks, one module each, looked up by the name in `cfg.task.name`.
 
 Each module declares KIND, N_OUTPUTS (or a function of the config), METRICS,
-`check(cfg)` for its config values and `build(cfg) -> TaskData` (on the CPU).
+`Config` (the schema of configs/task/<name>.yaml), optionally `check(cfg)` for
+what the schema cannot say (keys bounded by each other), and
+`build(cfg) -> TaskData` (on the CPU).
 """
 
 from __future__ import annotations
