@@ -25,14 +25,15 @@ from trainer import schemas
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against "
                         "ConfigStore schema", category=UserWarning)
 
-# The YAML files in configs/ name their schemas: they must be in the ConfigStore first.
+# The YAML files in configs/ name their schemas and the metric_direction resolver:
+# both must be known to Hydra before it composes.
 schemas.register()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns `objective.metric` of the run, for sweepers that optimise (Optuna)."""
-    from tasks import UserError
+    from lossbench.errors import UserError
     from trainer import objective
     from trainer.run import run
 

@@ -26,8 +26,8 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from lossbench.errors import UserError
 from lossbench.schema import describe, fields_of, problem
-from tasks.base import UserError
 
 # group -> option -> schema dataclass: which option a typed node is, for names and suggestions.
 Options = Mapping[str, Mapping[str, type]]
@@ -76,7 +76,9 @@ def unknown_key(key: str, value: str, node: Any, options: Options) -> str:
     close = difflib.get_close_matches(key, declared_keys(root), n=1, cutoff=0.75)
     schema = _schema(node)
     where = _option(schema, options) if schema else None
-    here = f" in {where[0]}={where[1][0]}" if where else ""
+    if where:  # options that share a schema (mnist, fashion_mnist): the one named here
+        chosen = node.get("name") if node.get("name") in where[1] else where[1][0]
+    here = f" in {where[0]}={chosen}" if where else ""
     if close:
         hint = f"did you mean {close[0]}?"
     elif where and (elsewhere := [n for n, cls in options[where[0]].items()

@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from tasks.base import UserError
+from lossbench.errors import UserError
 
 
 def total_bytes(device: torch.device | None = None) -> int:

@@ -1,60 +1,17 @@
-"""Tables and plots from a sweep dir, or any folder of lossbench runs.
+"""The CONTRACT's report command; the same as `python -m scripts.reporting DIR`.
 
     python scripts/report.py logs/multiruns/2025-01-01_12-00-00
-    python scripts/report.py logs/multiruns/<time> --target test/accuracy=0.95
-
-Writes <dir>/report/: results.csv (one row per run), summary.md (per task × loss ×
-swept value, seeds averaged) and PNG plots; prints the summary.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a file, Python put scripts/ first on sys.path; the checkout it is
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from scripts.reporting import plots, runs, summary
-
-
-def parse_target(text: str) -> tuple[str, float]:
-    metric, _, value = text.partition("=")
-    try:
-        return metric, float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not METRIC=NUMBER, "
-                                         "e.g. test/accuracy=0.9") from None
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dir", type=Path, help="a sweep dir or any folder holding run dirs")
-    defaults = ", ".join(f"{k}={v:g}" for k, v in summary.TARGETS.items())
-    parser.add_argument("--target", type=parse_target, action="append", default=[],
-                        metavar="METRIC=VALUE",
-                        help=f"epochs-to-target threshold; repeatable (defaults: {defaults})")
-    args = parser.parse_args(argv)
-    if not args.dir.is_dir():
-        sys.exit(f"error: {args.dir} is not a directory.")
-    found = runs.load(args.dir)
-    if found.table.empty:
-        sys.exit(f"error: no runs under {args.dir} (no metrics.json found); "
-                 "give a sweep dir such as logs/multiruns/<time>.")
-
-    out = args.dir / "report"
-    out.mkdir(exist_ok=True)
-    found.table.to_csv(out / "results.csv", index=False)
-    summaries = summary.summarise(found, {**summary.TARGETS, **dict(args.target)})
-    text = summary.render(found, summaries, str(args.dir))
-    (out / "summary.md").write_text(text)
-    images = plots.draw(found, summaries, out)
-    print(text)
-    print(f"wrote {out / 'results.csv'}, {out / 'summary.md'} and {len(images)} plot(s):")
-    for image in images:
-        print(f"  {image}")
-    return 0
-
+from scripts.reporting.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

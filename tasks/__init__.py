@@ -1,30 +1,42 @@
-"""Tasks, one module each, looked up by the name in `cfg.task.name`.
+"""The task registry: every task by the name `cfg.task.name` gives, listed here.
 
-Each module declares KIND, N_OUTPUTS (or a function of the config), METRICS,
-`Config` (the schema of configs/task/<name>.yaml), optionally `check(cfg)` for
-what the schema cannot say (keys bounded by each other), and
-`build(cfg) -> TaskData` (on the CPU).
+A task is a module (or object) that follows `lossbench.contract.Task`: it
+declares KIND, N_OUTPUTS, METRICS and `Config` (the schema of its config
+values), checks what that schema cannot say with `check(cfg)` and returns its
+data on the CPU from `build(cfg)`. Every
+classification task also takes label noise (`task.label_noise`,
+`task.noise_type`): `get` adds it (tasks/noise.py), so no task flips labels itself.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from types import ModuleType
 
-from tasks.base import KINDS, Kind, Misfit, TaskData, UserError, is_int, is_number, require
+from lossbench.contract import Task
+from lossbench.registry import lookup
 
-__all__ = ["KINDS", "Kind", "Misfit", "TaskData", "UserError", "get", "is_int", "is_number",
-           "names", "require"]
-
-_NOT_TASKS = {"base", "idx", "metrics", "noise"}
+# name → "module" or "module:attribute". Imported on first use: a task's own
+# imports (scikit-learn, torchvision) cost seconds that other tasks need not pay.
+TASKS = {
+    "digits": "tasks.digits",
+    "fashion_mnist": "tasks.mnist_like:FASHION_MNIST",
+    "mnist": "tasks.mnist_like:MNIST",
+    "mnist_binary": "tasks.mnist_binary",
+    "regression": "tasks.regression",
+}
 
 
 def names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_TASKS)
+    return sorted(TASKS)
 
 
-def get(name: str) -> ModuleType:
-    if name not in names():
-        raise UserError(f"task={name!r} is not a task; valid: {', '.join(names())}.")
-    return importlib.import_module(f"tasks.{name}")
+def get(name: str) -> Task:
+    module, _, attribute = lookup("task", TASKS, name).partition(":")
+    task = importlib.import_module(module)
+    if attribute:
+        task = getattr(task, attribute)
+    if task.KIND == "regression":
+        return task
+    from tasks import noise
+
+    return noise.LabelNoise(task)

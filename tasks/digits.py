@@ -17,9 +17,9 @@ from omegaconf import MISSING, DictConfig
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from lossbench.contract import TaskData
 from lossbench.schema import Number
-from tasks import noise
-from tasks.base import TaskConfig, TaskData
+from tasks.base import TaskConfig
 
 KIND = "multiclass"
 N_OUTPUTS = 10
@@ -29,8 +29,8 @@ MEAN, STD = 0.3053, 0.3760  # pixel statistics of all images, scaled to [0, 1]
 
 
 @dataclass
-class Config(noise.LabelNoise, TaskConfig):
-    """configs/task/digits.yaml"""
+class Config(TaskConfig):
+    """configs/task/digits.yaml (and label noise, as for every classification task)."""
 
     # Both sides of a stratified split need at least one image of each class:
     # ceil(f · N_IMAGES) test images, from N_OUTPUTS to N_IMAGES − N_OUTPUTS.
@@ -38,6 +38,10 @@ class Config(noise.LabelNoise, TaskConfig):
         (N_OUTPUTS - 1) / N_IMAGES, (N_IMAGES - N_OUTPUTS) / N_IMAGES, low_open=True,
         text=f"a fraction that leaves at least {N_OUTPUTS} of the {N_IMAGES} images on each side",
     )] = MISSING
+
+
+def check(cfg: DictConfig) -> None:
+    pass  # Config says it all
 
 
 def prepare(x: torch.Tensor) -> torch.Tensor:
@@ -51,10 +55,9 @@ def build(cfg: DictConfig) -> TaskData:
     x_train, x_test, y_train, y_test = train_test_split(
         images, y, test_size=cfg.test_fraction, stratify=y, random_state=cfg.data_seed)
     y_train, y_test = torch.as_tensor(y_train).long(), torch.as_tensor(y_test).long()
-    data = TaskData(
+    return TaskData(
         kind=KIND, n_outputs=N_OUTPUTS, input_shape=(1, 8, 8),
         x_train=torch.as_tensor(x_train), y_train=y_train,
         x_test=torch.as_tensor(x_test), y_test=y_test,
         corrupted=torch.zeros(len(y_train), dtype=torch.bool), prepare=prepare,
     )
-    return noise.apply(data, cfg)

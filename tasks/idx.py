@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import torch
-from omegaconf import MISSING
 
-from lossbench.schema import Text
-from tasks.base import TaskData, UserError
+from lossbench import files
+from lossbench.contract import TaskData
+from lossbench.errors import UserError
 
 IMAGE_FILES = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
 LABEL_FILES = ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte")
@@ -27,14 +26,6 @@ FILES = (IMAGE_FILES[0], LABEL_FILES[0], IMAGE_FILES[1], LABEL_FILES[1])
 CACHE_FILE = "lossbench-v1.pt"
 
 Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-@dataclass
-class ImageFiles:
-    """The keys of a task read from MNIST-format files."""
-
-    data_dir: Annotated[str, Text("a folder: a torchvision dataset root")] = MISSING
-    download: bool = MISSING
 
 
 def debian_fashion_mnist_dir() -> Path | None:
@@ -67,7 +58,7 @@ def _missing(raw: Path) -> list[str]:
     return [name for name in FILES if not (raw / name).is_file()]
 
 
-def _read(path: Path, images: bool) -> torch.Tensor:
+def read_idx(path: Path, images: bool) -> torch.Tensor:
     # torchvision (about 1.8 s to import) is needed only when the cache misses.
     from torchvision.datasets import mnist as tv_mnist
 
@@ -85,17 +76,17 @@ def _read(path: Path, images: bool) -> torch.Tensor:
         raise UserError(f"{path} cannot be read: {err.strerror}.") from None
 
 
-def _stamp(raw: Path) -> list[list[int]]:
+def stamp(raw: Path) -> list[list[int]]:
     """What identifies the raw files without reading them: size and mtime of each."""
     return [[(st := (raw / name).stat()).st_size, st.st_mtime_ns] for name in FILES]
 
 
-def _load_cache(path: Path, stamp: list[list[int]]) -> Tensors | None:
+def load_cache(path: Path, fingerprint: list[list[int]]) -> Tensors | None:
     """The cached tensors if the cache matches the raw files; None if stale or damaged."""
     try:
         blob = torch.load(path, weights_only=True)
         tensors = tuple(blob["tensors"])
-        fresh = blob["stamp"] == stamp
+        fresh = blob["stamp"] == fingerprint
     except Exception:  # missing, truncated, not ours: read the IDX files instead
         return None
     if not fresh or len(tensors) != 4 or not all(isinstance(t, torch.Tensor) for t in tensors):
@@ -106,16 +97,14 @@ def _load_cache(path: Path, stamp: list[list[int]]) -> Tensors | None:
     return (x_train, y_train, x_test, y_test) if ok else None
 
 
-def _save_cache(path: Path, stamp: list[list[int]], tensors: Tensors) -> None:
-    """Write atomically (a sibling, then rename) so parallel runs never read half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def save_cache(path: Path, fingerprint: list[list[int]], tensors: Tensors) -> None:
+    """Written atomically, so parallel runs never read half a file."""
     try:
         path.parent.mkdir(exist_ok=True)
-        with open(tmp, "wb") as f:
-            torch.save({"stamp": stamp, "tensors": list(tensors)}, f)
-        os.replace(tmp, path)
+        with files.atomic_write(path) as f:
+            torch.save({"stamp": fingerprint, "tensors": list(tensors)}, f)
     except (OSError, RuntimeError):  # read-only data dir or a full disk: run uncached
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def load(dataset: str, data_dir: str, download: bool, fallback: Path | None = None) -> Tensors:
@@ -151,18 +140,18 @@ def load(dataset: str, data_dir: str, download: bool, fallback: Path | None = No
             f"with the four uncompressed IDX files {', '.join(FILES)}{hint}."
         )
     cache = raw.parent / "processed" / CACHE_FILE
-    stamp = _stamp(raw)
-    if (cached := _load_cache(cache, stamp)) is not None:
+    fingerprint = stamp(raw)
+    if (cached := load_cache(cache, fingerprint)) is not None:
         return cached
-    x_train, x_test = (_read(raw / name, images=True) for name in IMAGE_FILES)
-    y_train, y_test = (_read(raw / name, images=False) for name in LABEL_FILES)
+    x_train, x_test = (read_idx(raw / name, images=True) for name in IMAGE_FILES)
+    y_train, y_test = (read_idx(raw / name, images=False) for name in LABEL_FILES)
     for x, y, name in ((x_train, y_train, FILES[0]), (x_test, y_test, FILES[2])):
         if x.shape[0] != y.shape[0]:
             raise UserError(
                 f"{raw / name} holds {x.shape[0]} images but its label file holds {y.shape[0]}."
             )
     tensors = (x_train, y_train.long(), x_test, y_test.long())
-    _save_cache(cache, stamp, tensors)
+    save_cache(cache, fingerprint, tensors)
     return tensors
 
 

@@ -12,21 +12,24 @@
   class indices are used: they are not look-alike pairs there.
 
 The realised share of flipped training labels goes into `TaskData.info`
-as `label_noise`, and `corrupted` marks the flipped samples.
+as `label_noise`, and `corrupted` marks the flipped samples. `tasks.get`
+wraps every classification task in `LabelNoise`, so no task applies it by hand.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig
 
+from lossbench.contract import Task, TaskData
+from lossbench.errors import require
 from lossbench.schema import Number, OneOf
-from tasks.base import TaskData, require
 
 NOISE_TYPES = ("symmetric", "asymmetric")
 # Class → the class its labels are flipped to, by number of classes.
@@ -34,11 +37,17 @@ ASYMMETRIC: dict[int, dict[int, int]] = {10: {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}, 2: 
 
 
 @dataclass
-class LabelNoise:
-    """The label-noise keys of every classification task."""
+class NoiseConfig:
+    """The label-noise keys every classification task's config has."""
 
     label_noise: Annotated[float, Number(0, 1, high_open=True, noun="a fraction")] = MISSING
     noise_type: Annotated[str, OneOf(NOISE_TYPES)] = MISSING
+
+
+@functools.cache
+def with_noise_keys(schema: type) -> type:
+    """A classification task's schema: its own keys, then the label-noise keys."""
+    return dataclasses.make_dataclass(schema.__name__, [], bases=(NoiseConfig, schema))
 
 
 def flip(y: torch.Tensor, n_classes: int, fraction: float, noise_type: str, seed: int
@@ -68,3 +77,18 @@ def apply(data: TaskData, cfg: DictConfig) -> TaskData:
     share = float(flipped.float().mean()) if len(flipped) else 0.0
     return dataclasses.replace(data, y_train=y, corrupted=flipped,
                                info={**data.info, "label_noise": share})
+
+
+class LabelNoise:
+    """A classification task whose training labels `apply` flips after the task built them."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
+        self.Config = with_noise_keys(task.Config)
+
+    def check(self, cfg: Any) -> None:
+        self.task.check(cfg)
+
+    def build(self, cfg: Any) -> TaskData:
+        return apply(self.task.build(cfg), cfg)

@@ -19,8 +19,10 @@ from omegaconf import MISSING, DictConfig
 from sklearn.datasets import make_regression
 
 from lossbench import memory
+from lossbench.contract import TaskData
+from lossbench.errors import require
 from lossbench.schema import Number
-from tasks.base import TaskConfig, TaskData, require
+from tasks.base import TaskConfig
 
 KIND = "regression"
 N_OUTPUTS = 1
@@ -44,7 +46,7 @@ class Config(TaskConfig):
 
 
 def check(cfg: DictConfig) -> None:
-    """What the schema cannot say: keys bounded by each other, and the data fitting in memory."""
+    """What Config cannot say: keys bounded by each other, and the data fitting in memory."""
     require(cfg.n_informative <= cfg.n_features, "task.n_informative", cfg.n_informative,
             f"an integer from 1 to task.n_features ({cfg.n_features})")
     # make_regression draws float64 features; they are copied once more into float32 tensors.

@@ -14,7 +14,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import schemas
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], cwd=cwd,
+    """python -m scripts.bench.<name>, run outside the checkout as a user may."""
+    done = subprocess.run([sys.executable, "-m", f"scripts.bench.{name}", *args], cwd=cwd,
                           capture_output=True, text=True, env=ENV, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -24,7 +25,7 @@ def script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_bench_prints_its_table_and_writes_json(data_dir, tmp_path):
     out = tmp_path / "bench.json"
-    done = script("bench.py", f"--data-dir={data_dir}", "--steps=2", "--repeats=1",
+    done = script("bench", f"--data-dir={data_dir}", "--steps=2", "--repeats=1",
                   "--warmup-steps=1", f"--json={out}", cwd=tmp_path)
     for row in ("| classic", "| trainer ", "| trainer-", "| bare", "trainer/bare",
                 "trainer/classic", "data load: IDX parse"):
@@ -41,7 +42,7 @@ def test_bench_prints_its_table_and_writes_json(data_dir, tmp_path):
 
 def test_whole_command_runs_train_py_and_the_classic_script(data_dir, tmp_path):
     out = tmp_path / "whole.json"
-    done = script("bench.py", "--whole-command", f"--data-dir={data_dir}", "--epochs=1",
+    done = script("bench", "--whole-command", f"--data-dir={data_dir}", "--epochs=1",
                   "--steps=2", "--repeats=1", "--warmup-rounds=0", f"--json={out}", cwd=tmp_path)
     assert "classic/train.py wall time" in done.stdout
     report = json.loads(out.read_text())
@@ -90,7 +91,7 @@ def test_joblib_workers_cap_torch_threads(tmp_path):
 
 def test_a_joblib_sweep_of_train_py_runs_next_to_a_basic_one(tmp_path):
     out = tmp_path / "sweep.json"
-    done = script("bench_sweep.py", "--repeats=1", "--n-jobs=2", f"--json={out}",
+    done = script("bench_sweep", "--repeats=1", "--n-jobs=2", f"--json={out}",
                   "--sweep", "task=regression",
                   "loss=l1,mse", "trainer.device=cpu", "--extra", "task.n_train=64",
                   "task.n_test=32", "trainer.max_epochs=1", cwd=tmp_path)

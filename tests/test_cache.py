@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import tasks
-from tasks import UserError, idx
+from lossbench.errors import UserError
+from tasks import idx
 from trainer.run import run
 
 
@@ -32,7 +33,7 @@ def test_first_load_writes_the_cache_and_the_second_reads_it(data_dir, monkeypat
     def no_parsing(*args, **kwargs):
         raise AssertionError("the IDX files were parsed although the cache is fresh")
 
-    monkeypatch.setattr(idx, "_read", no_parsing)
+    monkeypatch.setattr(idx, "read_idx", no_parsing)
     assert same(load(data_dir), first)
 
 

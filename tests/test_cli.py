@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import torch
 from conftest import TINY_REGRESSION, train_cli
 
 QUICK = ["trainer.max_epochs=1", "trainer.device=cpu"]
@@ -30,11 +32,8 @@ def test_value_out_of_range(tmp_path):
     assert_one_clear_line(result, "task.outlier_fraction=1.5", "[0, 1)")
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda(tmp_path):
-    import torch
-
-    if torch.cuda.is_available():
-        return
     result = train_cli(f"hydra.run.dir={tmp_path}", *REG, "trainer.device=cuda")
     assert_one_clear_line(result, "trainer.device=cuda", "no CUDA")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import tasks
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import schemas
 from trainer.run import run
 

@@ -11,7 +11,8 @@ from hydra import compose, initialize_config_dir
 from tbparse import SummaryReader
 
 import tasks
-from tasks import UserError, noise
+from lossbench.errors import UserError
+from tasks import noise
 from trainer import schemas
 from trainer.run import run
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import ROOT
 
-from tasks import UserError
-from trainer import results
+from lossbench.errors import UserError
+from trainer import models, results
 from trainer.run import run
 
 PROJECT = str(ROOT)
@@ -62,9 +62,21 @@ def test_loss_is_read_every_n_steps(make_cfg, tmp_path):
     assert steps == [10, 20, 30, 32]  # every 10 steps and the epoch's last
 
 
-def test_bf16_autocast_trains_on_cpu(make_cfg, tmp_path):
-    record = run(make_cfg("task=mnist", "loss=ce", "trainer.precision=bf16"), tmp_path)
-    assert record["status"] == "ok" and record["hparams"]["trainer.precision"] == "bf16"
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("32", torch.float32)])
+def test_autocast_sets_the_dtype_the_model_computes_in(make_cfg, tmp_path, monkeypatch,
+                                                       precision, dtype):
+    seen = set()
+    build = models.build
+
+    def recording(*args):  # the run's own model, with a hook on its output
+        model = build(*args)
+        model.register_forward_hook(lambda module, inputs, output: seen.add(output.dtype))
+        return model
+
+    monkeypatch.setattr(models, "build", recording)
+    record = run(make_cfg("task=mnist", "loss=ce", f"trainer.precision={precision}"), tmp_path)
+    assert record["status"] == "ok" and str(record["hparams"]["trainer.precision"]) == precision
+    assert seen == {dtype}  # training steps and the test pass alike
 
 
 def test_fp16_needs_cuda(make_cfg, tmp_path):

@@ -1,4 +1,4 @@
-"""scripts/loss_shapes.py draws the project's own losses, with autograd derivatives."""
+"""scripts/gen/loss_shapes.py draws the project's own losses, with autograd derivatives."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 import torch
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import loss_shapes
+from scripts.gen import loss_shapes
 
 
 def test_regression_curves_are_the_losses_and_their_derivatives():
@@ -32,8 +31,8 @@ def test_classification_curve_is_drawn_against_the_true_class_probability():
 
 
 def test_script_writes_both_figures(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "loss_shapes.py"),
-                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "scripts.gen.loss_shapes", "--out",
+                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     for name in ("loss_shapes_regression.png", "loss_shapes_classification.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

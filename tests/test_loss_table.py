@@ -1,33 +1,21 @@
-"""The README's loss table is the one scripts/loss_table.py writes from the code: no drift."""
+"""The README's loss table is the one scripts/gen/loss_table.py writes from the code: no drift."""
 
 from __future__ import annotations
 
-import importlib.util
-
-from conftest import ROOT
-
+from scripts.gen import loss_table as script
 from trainer import losses
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("loss_table", ROOT / "scripts" / "loss_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def table_rows() -> dict[str, list[str]]:
-    script = load_script()
     block = script.README.read_text().partition(script.START)[2].partition(script.END)[0]
     rows = [line.split(" | ") for line in block.strip().splitlines()[2:]]
     return {row[0].strip("| `"): row for row in rows}
 
 
 def test_readme_table_is_what_the_script_writes():
-    script = load_script()
     readme = script.README.read_text()
     assert script.replace_table(readme, script.render()) == readme, (
-        "README.md's loss table is stale: run python scripts/loss_table.py")
+        "README.md's loss table is stale: run python -m scripts.gen.loss_table")
 
 
 def test_every_loss_has_one_row_with_its_kinds():

@@ -7,7 +7,7 @@ import torch
 from conftest import CONFIGS
 from omegaconf import OmegaConf
 
-from tasks import KINDS
+from lossbench.contract import KINDS
 from trainer import losses, schemas
 
 

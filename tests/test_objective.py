@@ -8,11 +8,12 @@ import os
 import pytest
 import yaml
 from conftest import ROOT, TINY_REGRESSION, compose_cfg, train_cli
+from hydra import compose, initialize_config_dir
 from hypothesis import given
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import objective, schemas
 
 
@@ -65,3 +66,16 @@ def test_optuna_study_survives_trials_that_diverge(tmp_path):
     assert all(yaml.safe_load(p.read_text())["status"] == "diverged" for p in runs)
     assert yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_value"] \
         == math.inf
+
+
+def test_the_direction_follows_the_metric_unless_given():
+    import train  # noqa: F401  registers the metric_direction resolver, as running train.py does
+
+    def direction(*overrides: str) -> str:
+        with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+            return compose("train", overrides=list(overrides)).objective.direction
+
+    assert direction() == "minimize"  # test/loss
+    assert direction("task=mnist", "objective.metric=test/accuracy") == "maximize"
+    assert direction("objective.metric=test/r2") == "maximize"
+    assert direction("objective.metric=test/r2", "objective.direction=minimize") == "minimize"

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_schema import bad_values, override_text
 
+from lossbench.errors import UserError
 from lossbench.schema import fields_of, valid_examples
-from tasks import UserError
 from trainer import schemas
 from trainer.run import run
 from trainer.schemas import TrainConfig

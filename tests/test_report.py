@@ -13,7 +13,7 @@ import matplotlib.image
 import pytest
 from conftest import ROOT, TINY_REGRESSION, train_cli
 
-from scripts.report import main as report_main
+from scripts.reporting.cli import main as report_main
 
 SWEEP = ["-m", "task=regression", "loss=l1,mse,ce", "task.outlier_fraction=0,0.3", "seed=0,1",
          "trainer.max_epochs=2", "trainer.device=cpu", *TINY_REGRESSION]

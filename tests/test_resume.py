@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import ROOT, train_cli
 
-from tasks import UserError
+from lossbench.errors import UserError
 from trainer import checkpoint, results
 from trainer.run import run
 
@@ -91,7 +91,7 @@ def test_checkpoint_holds_state_and_loads_safely(make_cfg, tmp_path):
     assert state["epoch"] == 2 and state["record"]["epochs_completed"] == 2
     # The wall time so far travels with the checkpoint, so a resumed run adds to it.
     assert state["record"]["wall_s"] >= sum(h["time_s"] for h in state["record"]["history"])
-    assert {"model", "optimizer", "rng", "scheduler"} <= set(state)
+    assert {"model", "optimizer", "rng", "scaler", "record"} <= set(state)
     assert {"torch", "numpy", "python", "order", "cuda"} <= set(state["rng"])
     assert state["optimizer"]["state"], "momentum buffers are saved"
     assert not list((tmp_path / "checkpoints").glob(".last.pt.*")), "no temp file left behind"

@@ -9,7 +9,7 @@ import pytest
 from tbparse import SummaryReader
 
 import tasks
-from tasks import Misfit, UserError
+from lossbench.errors import Misfit, UserError
 from trainer import losses
 from trainer.run import run
 

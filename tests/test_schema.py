@@ -17,8 +17,8 @@ from conftest import TINY_REGRESSION, compose_cfg, train_cli
 from omegaconf import OmegaConf
 
 from lossbench import memory
+from lossbench.errors import UserError
 from lossbench.schema import WRONG_TYPE, Field, fields_of
-from tasks import UserError
 from trainer import schemas
 from trainer.run import run
 from trainer.schemas import TrainConfig

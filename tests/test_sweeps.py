@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import os
 import subprocess
 import sys
 
 import pytest
-from conftest import CONFIGS
+from conftest import CONFIGS, train_cli
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 import tasks
 from trainer import losses
 
-PRESETS = ["robustness", "convergence", "binary", "all"]
+PRESETS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
+# Each preset's sweep cut to a few jobs: every key the preset sweeps over several values
+# gets a short list here, so a key added to a preset and not here fails the test.
+SMALL = {
+    "all": {"pair": "regression-mse,mnist-ce,mnist_binary-bce", "seed": "0"},
+    "binary": {"loss": "bce,bce_logits", "seed": "0"},
+    "convergence": {"loss": "ce,mse", "seed": "0"},
+    "label_noise": {"loss": "ce,gce", "task.label_noise": "0.4", "seed": "0"},
+    "robustness": {"loss": "mse,l1", "task.outlier_fraction": "0.2", "seed": "0"},
+}
 pytestmark = pytest.mark.filterwarnings("ignore:(?s).*validated against ConfigStore schema")
 
 
@@ -37,7 +49,7 @@ def test_robustness_sweeps_the_issue_grid():
 def test_presets_list_only_pairs_that_fit(preset):
     cfg = hydra_cfg(f"experiment={preset}")
     params = cfg.hydra.sweeper.params
-    swept = {(params.task, loss) for loss in params.loss.split(",")}
+    swept = {(params.get("task", cfg.task.name), loss) for loss in params.loss.split(",")}
     assert swept <= valid_pairs()
     assert params.seed == "0,1,2"
     assert cfg.trainer.max_epochs <= 10  # a 2-core CPU must get through it
@@ -47,8 +59,8 @@ def test_all_sweeps_the_pair_group_which_holds_exactly_the_valid_pairs():
     assert hydra_cfg("experiment=all").hydra.sweeper.params.pair == "glob(*)"
     files = {p.stem for p in (CONFIGS / "pair").glob("*.yaml")}
     assert files == {f"{t}-{loss}" for t, loss in valid_pairs()}
-    check = subprocess.run([sys.executable, str(CONFIGS.parent / "scripts" / "pairs.py"),
-                            "--check"], capture_output=True, text=True, timeout=120)
+    check = subprocess.run([sys.executable, "-m", "scripts.gen.pairs", "--check"],
+                           cwd=CONFIGS.parent, capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stderr
 
 
@@ -83,3 +95,21 @@ def test_launcher_configs_use_only_the_plugin_options(name):
     assert ours and ours <= {f.name for f in dataclasses.fields(schema[name])}
     launcher = hydra_cfg(f"hydra/launcher={name}").hydra.launcher
     assert launcher._target_ == schema[name]._target_
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_composes_and_runs(preset, data_dir, tmp_path):
+    """python train.py -m experiment=<preset>, its sweep cut short, on the tiny datasets."""
+    swept = dict(hydra_cfg(f"experiment={preset}").hydra.sweeper.params)
+    small = SMALL[preset]
+    several = {k for k, v in swept.items() if "," in str(v) or "(" in str(v)}
+    assert several <= set(small), f"SMALL[{preset!r}] must cut every key the preset sweeps"
+    sweep = tmp_path / "sweep"
+    result = train_cli("-m", f"experiment={preset}", *(f"{k}={v}" for k, v in small.items()),
+                       "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+                       "trainer.device=cpu", f"hydra.sweep.dir={sweep}",
+                       env={**os.environ, "LOSSBENCH_DATA": str(data_dir)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")]
+    assert len(records) == math.prod(len(v.split(",")) for v in small.values())
+    assert all(r["status"] == "ok" and r["epochs_completed"] == 1 for r in records), records

@@ -7,7 +7,9 @@ import torch
 from conftest import write_idx, write_mnist_like
 
 import tasks
-from tasks import UserError, idx
+from lossbench.contract import KINDS
+from lossbench.errors import UserError
+from tasks import idx
 from trainer import schemas
 
 
@@ -139,5 +141,5 @@ def test_every_task_module_has_a_config_and_back():
     assert {p.stem for p in (CONFIGS / "task").glob("*.yaml")} == set(tasks.names())
     for name in tasks.names():
         module = tasks.get(name)
-        assert module.KIND in tasks.KINDS and module.N_OUTPUTS >= 1 and module.METRICS
+        assert module.KIND in KINDS and module.N_OUTPUTS >= 1 and module.METRICS
 

@@ -6,15 +6,15 @@ a checkpoint can hold tensors and plain Python values but never run code.
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from lossbench import files
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 
@@ -51,19 +51,12 @@ def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
         "epoch": record["epochs_completed"],
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "scheduler": None,  # no schedulers yet; the slot keeps the format stable
         "scaler": scaler.state_dict(),  # empty unless fp16 autocast is on
         "rng": rng_states(order),
         "record": record,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".last.pt.")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with files.atomic_write(path) as f:
+        torch.save(state, f)
 
 
 def load(run_dir: Path, device: torch.device) -> dict[str, Any] | None:

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 from omegaconf import MISSING
 
+from lossbench.metrics import higher_is_better
 from lossbench.schema import Number
+from lossbench.status import RunStatus
 from trainer import results
 
 log = logging.getLogger("lossbench")
@@ -20,7 +22,6 @@ log = logging.getLogger("lossbench")
 class TensorBoardConfig:
     """configs/logger/tensorboard.yaml"""
 
-    name: str = MISSING
     # How often TensorBoard's writer thread flushes to disk; each epoch flushes anyway.
     flush_secs: Annotated[int, Number(low=1)] = MISSING
 
@@ -69,10 +70,10 @@ class RunLogger:
     def wall_s(self) -> float:
         return round(self.earlier_s + time.perf_counter() - self.started, 3)
 
-    def finish(self, status: str, reason: str | None) -> dict[str, Any]:
+    def finish(self, status: RunStatus, reason: str | None) -> dict[str, Any]:
         from torch.utils.tensorboard.summary import hparams
 
-        self.record.update(status=status, reason=reason, wall_s=self.wall_s())
+        self.record.update(status=str(status), reason=reason, wall_s=self.wall_s())
         # Only the session summaries: TensorBoard builds the experiment from all
         # runs under --logdir, so a sweep's HParams tab lists every swept value.
         # The metric tags point at the scalars already logged; no duplicates.
@@ -91,12 +92,10 @@ def _metrics(entry: dict[str, float]) -> dict[str, float]:
 
 
 def _best(history: list[dict[str, float]]) -> dict[str, float]:
-    from tasks.metrics import HIGHER_IS_BETTER
-
     best: dict[str, float] = {}
     for tag in history[-1]:
         if tag.startswith("test/"):
-            pick = max if HIGHER_IS_BETTER.get(tag.removeprefix("test/"), False) else min
+            pick = max if higher_is_better(tag) else min
             values = [h[tag] for h in history if h.get(tag) == h.get(tag)]  # drop NaN
             if values:
                 best[tag] = pick(values)

@@ -16,34 +16,42 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tasks import TaskData
-from tasks.metrics import compute
+from lossbench.contract import TaskData
+from lossbench.metrics import compute
+from lossbench.status import RunStatus
 from trainer import checkpoint
 from trainer.diagnostics import OutputGradients
 from trainer.logger import RunLogger
-
-
-@dataclass
-class Settings:
-    max_epochs: int
-    batch_size: int
-    seed: int
-    log_every_n_steps: int = 50
-    limit_train_batches: int | None = None
-    progress_bar: bool = True
-    precision: str = "32"  # "32", "bf16" or "16" (autocast; 16 adds a gradient scaler)
-    compile: bool = False
-    diagnostics: bool = False  # output-gradient scalars at logged steps
-
-    def autocast(self, device: torch.device) -> torch.autocast:
-        dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(self.precision)
-        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+from trainer.settings import Settings
 
 
 @dataclass
 class Outcome:
-    status: str  # "ok" or "diverged"
+    status: RunStatus  # OK or DIVERGED
     reason: str | None = None
+
+
+class Diverged(Exception):
+    """A loss or a parameter became NaN or Inf: the run stops and is recorded, not crashed."""
+
+
+@dataclass
+class Training:
+    """What every step of one fit() uses, made once before the first epoch."""
+
+    model: nn.Module
+    forward: nn.Module  # the model, or its torch.compile'd wrapper
+    data: TaskData
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    cfg: Settings
+    metrics: tuple[str, ...]
+    logger: RunLogger
+    order: torch.Generator  # draws each epoch's batch order, on the device
+    scaler: torch.amp.GradScaler
+    autocast: torch.autocast
+    diagnostics: OutputGradients | None
+    steps: int  # per epoch
 
 
 def steps_per_epoch(n_train: int, cfg: Settings) -> int:
@@ -74,72 +82,103 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
     never stopped.
     """
     device = data.x_train.device
-    order = torch.Generator(device=device).manual_seed(cfg.seed)
-    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "16")
+    run = Training(
+        model=model, data=data, loss_fn=loss_fn, optimizer=optimizer, cfg=cfg, metrics=metrics,
+        logger=logger,
+        forward=torch.compile(model) if cfg.compile else model,  # checkpoints keep model's names
+        order=torch.Generator(device=device).manual_seed(cfg.seed),
+        scaler=torch.amp.GradScaler(device.type, enabled=cfg.precision == "16"),
+        autocast=cfg.autocast(device),
+        diagnostics=OutputGradients(data.corrupted) if cfg.diagnostics else None,
+        steps=steps_per_epoch(len(data.x_train), cfg),
+    )
     first_epoch = 1
     if resume_from is not None:
-        checkpoint.restore(resume_from, model, optimizer, order, scaler)
+        checkpoint.restore(resume_from, model, optimizer, run.order, run.scaler)
         first_epoch = resume_from["epoch"] + 1
-    forward = torch.compile(model) if cfg.compile else model  # checkpoints keep `model`'s names
-    diagnostics = OutputGradients(data.corrupted) if cfg.diagnostics else None
-    autocast = cfg.autocast(device)
-    n = len(data.x_train)
-    steps = steps_per_epoch(n, cfg)
-    every = cfg.log_every_n_steps
-    show_bar = cfg.progress_bar and sys.stderr.isatty()
+    try:
+        for epoch in range(first_epoch, cfg.max_epochs + 1):
+            started = time.perf_counter()
+            train_loss = train_epoch(run, epoch)
+            end_epoch(run, epoch, train_loss, started)
+    except Diverged as err:
+        return Outcome(RunStatus.DIVERGED, str(err))
+    return Outcome(RunStatus.OK)
 
-    for epoch in range(first_epoch, cfg.max_epochs + 1):
-        started = time.perf_counter()
-        batches = torch.randperm(n, device=device, generator=order).split(cfg.batch_size)[:steps]
-        window = torch.zeros((), device=device)  # loss summed since the last read-back
-        epoch_sum = 0.0
-        bar = _progress(show_bar, steps, epoch, cfg.max_epochs)
-        for step, idx in enumerate(batches, start=1):
-            log_now = step % every == 0 or step == steps
-            # index_select: about 5× cheaper than x[idx] for a batch (scripts/profile_loop.py).
-            with autocast:
-                output = forward(data.prepare(data.x_train.index_select(0, idx)))
-                loss = loss_fn(output, data.y_train.index_select(0, idx))
-            if diagnostics and log_now:
-                diagnostics.watch(output)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            grad_scalars = diagnostics.scalars(model, idx, scaler.get_scale()) \
-                if diagnostics and log_now else {}
-            scaler.step(optimizer)
-            scaler.update()
-            window += loss.detach()
-            if log_now:
-                window_sum = window.item()  # the loop's only host sync
-                window.zero_()
-                logged = (step - 1) % every + 1
-                if not math.isfinite(window_sum):
-                    return Outcome("diverged", f"training loss became {window_sum} at epoch "
-                                   f"{epoch}, step {step} (checked every {every} steps)")
-                epoch_sum += window_sum
-                global_step = (epoch - 1) * steps + step
-                logger.step("train/loss", window_sum / logged, global_step)
-                if grad_scalars:  # one read-back for all of them
-                    values = torch.stack(list(grad_scalars.values())).tolist()
-                    for tag, value in zip(grad_scalars, values, strict=True):
-                        logger.step(tag, value, global_step)
-            if bar is not None:
-                bar.update()
+
+def train_epoch(run: Training, epoch: int) -> float:
+    """One pass over the shuffled training data; returns the epoch's mean training loss."""
+    data, cfg = run.data, run.cfg
+    batches = torch.randperm(len(data.x_train), device=data.x_train.device,
+                             generator=run.order).split(cfg.batch_size)[: run.steps]
+    window = torch.zeros((), device=data.x_train.device)  # loss summed since the last read-back
+    epoch_sum = 0.0
+    bar = _progress(cfg.progress_bar and sys.stderr.isatty(), run.steps, epoch, cfg.max_epochs)
+    for step, idx in enumerate(batches, start=1):
+        log_now = step % cfg.log_every_n_steps == 0 or step == run.steps
+        loss, grad_scalars = train_step(run, idx, log_now)
+        window += loss.detach()
+        if log_now:
+            epoch_sum += log_step(run, window, grad_scalars, epoch, step)
         if bar is not None:
-            bar.close()
-        entry = {"epoch": epoch, "train/loss_epoch": epoch_sum / steps}
-        entry.update(evaluate(forward, data, loss_fn, metrics, autocast))
-        if not _finite_parameters(model):
-            return Outcome("diverged", f"a model parameter became NaN or Inf in epoch {epoch}")
-        entry["time_s"] = round(time.perf_counter() - started, 4)
-        # Epoch scalars share the step axis of train/loss, so a resumed run's
-        # purge_step removes everything after its checkpoint, whatever the tag.
-        logger.epoch(entry, global_step=epoch * steps)
-        # Checkpoint before metrics.json, so the record never claims an epoch
-        # that a resume could not start after.
-        checkpoint.save(logger.run_dir, model, optimizer, order, scaler, logger.record)
-        logger.commit()
-    return Outcome("ok")
+            bar.update()
+    if bar is not None:
+        bar.close()
+    return epoch_sum / run.steps
+
+
+def train_step(run: Training, idx: torch.Tensor, log_now: bool
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Forward, backward and an optimizer step on one batch; gradient scalars when logging."""
+    data, diagnostics = run.data, run.diagnostics
+    # index_select: about 5× cheaper than x[idx] for a batch (scripts/bench/profile_loop.py).
+    with run.autocast:
+        output = run.forward(data.prepare(data.x_train.index_select(0, idx)))
+        loss = run.loss_fn(output, data.y_train.index_select(0, idx))
+    if diagnostics and log_now:
+        diagnostics.watch(output)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    grad_scalars = diagnostics.scalars(run.model, idx, run.scaler.get_scale()) \
+        if diagnostics and log_now else {}
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    return loss, grad_scalars
+
+
+def log_step(run: Training, window: torch.Tensor, grad_scalars: dict[str, torch.Tensor],
+             epoch: int, step: int) -> float:
+    """Read the loss window back (the loop's only host sync), log it, return its sum."""
+    every = run.cfg.log_every_n_steps
+    window_sum = window.item()
+    window.zero_()
+    if not math.isfinite(window_sum):
+        raise Diverged(f"training loss became {window_sum} at epoch {epoch}, step {step} "
+                       f"(checked every {every} steps)")
+    global_step = (epoch - 1) * run.steps + step
+    run.logger.step("train/loss", window_sum / ((step - 1) % every + 1), global_step)
+    if grad_scalars:  # one read-back for all of them
+        values = torch.stack(list(grad_scalars.values())).tolist()
+        for tag, value in zip(grad_scalars, values, strict=True):
+            run.logger.step(tag, value, global_step)
+    return window_sum
+
+
+def end_epoch(run: Training, epoch: int, train_loss: float, started: float) -> None:
+    """Evaluate, log the epoch, checkpoint it, then let metrics.json claim it."""
+    entry = {"epoch": epoch, "train/loss_epoch": train_loss}
+    entry.update(evaluate(run.forward, run.data, run.loss_fn, run.metrics, run.autocast))
+    if not _finite_parameters(run.model):
+        raise Diverged(f"a model parameter became NaN or Inf in epoch {epoch}")
+    entry["time_s"] = round(time.perf_counter() - started, 4)
+    # Epoch scalars share the step axis of train/loss, so a resumed run's
+    # purge_step removes everything after its checkpoint, whatever the tag.
+    run.logger.epoch(entry, global_step=epoch * run.steps)
+    # Checkpoint before metrics.json, so the record never claims an epoch
+    # that a resume could not start after.
+    checkpoint.save(run.logger.run_dir, run.model, run.optimizer, run.order, run.scaler,
+                    run.logger.record)
+    run.logger.commit()
 
 
 def _finite_parameters(model: nn.Module) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -11,8 +12,9 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import nn
 
 from lossbench import memory
+from lossbench.errors import Misfit
+from lossbench.registry import lookup
 from lossbench.schema import Items, Number, fields_of
-from tasks import Misfit, require
 
 Width = Annotated[int, Number(low=1, size=True)]
 
@@ -41,10 +43,6 @@ class CNNConfig:
     hidden: Width = MISSING
 
 
-SCHEMAS: dict[str, type] = {"linear": LinearConfig, "mlp": MLPConfig, "cnn": CNNConfig}
-MODELS = tuple(SCHEMAS)
-
-
 def mlp(n_in: int, hidden_sizes: list[int], n_out: int) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Flatten()]
     for width in hidden_sizes:
@@ -68,14 +66,18 @@ def cnn(
     )
 
 
-def build(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int) -> nn.Module:
-    name = cfg.name
-    require(name in MODELS, "model", name, f"one of {', '.join(MODELS)}")
-    n_in = math.prod(input_shape)
-    if name == "linear":
-        return mlp(n_in, [], n_outputs)
-    if name == "mlp":
-        return mlp(n_in, list(cfg.hidden_sizes), n_outputs)
+Shape = tuple[int, ...]
+
+
+def linear_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
+    return mlp(math.prod(input_shape), [], n_outputs)
+
+
+def mlp_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
+    return mlp(math.prod(input_shape), list(cfg.hidden_sizes), n_outputs)
+
+
+def cnn_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
     if len(input_shape) != 3 or min(input_shape[1:]) < 6:
         raise Misfit(
             f"model=cnn needs image input, but the task gives inputs of shape {input_shape}; "
@@ -84,7 +86,20 @@ def build(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int) -> nn.M
     return cnn(input_shape, list(cfg.channels), cfg.hidden, n_outputs)
 
 
-def footprint(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int, batch: int
+# model=<name> → its builder, which sizes the model from the task, and its config's schema.
+MODELS: dict[str, Callable[[DictConfig, Shape, int], nn.Module]] = {
+    "linear": linear_model,
+    "mlp": mlp_model,
+    "cnn": cnn_model,
+}
+SCHEMAS: dict[str, type] = {"linear": LinearConfig, "mlp": MLPConfig, "cnn": CNNConfig}
+
+
+def build(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
+    return lookup("model", MODELS, cfg.name)(cfg, input_shape, n_outputs)
+
+
+def footprint(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch: int
               ) -> tuple[int, int]:
     """Bytes for the weights (with gradients and two optimizer moments) and for one batch's
     activations (kept for the backward pass), from a copy on the meta device: nothing allocated."""
@@ -99,7 +114,7 @@ def footprint(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int, bat
     return 4 * 4 * weights, 4 * 2 * sum(outputs)
 
 
-def check_fits(cfg: DictConfig, input_shape: tuple[int, ...], n_outputs: int, batch_size: int,
+def check_fits(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch_size: int,
                n_train: int, device: torch.device | None = None) -> None:
     """Refuse a model, or a batch through it, that the device's memory could never hold."""
     plain = OmegaConf.to_container(cfg)

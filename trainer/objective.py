@@ -15,8 +15,9 @@ from typing import Annotated, Any
 from omegaconf import MISSING, DictConfig
 
 import tasks
+from lossbench.errors import UserError
 from lossbench.schema import OneOf, Text
-from tasks import UserError
+from lossbench.status import RunStatus
 
 DIRECTIONS = ("minimize", "maximize")
 
@@ -48,7 +49,7 @@ def metric_names(task_metrics: tuple[str, ...]) -> list[str]:
 def value(cfg: DictConfig, record: dict[str, Any]) -> float:
     """The run's final `objective.metric`, or the worst value when there is none to trust."""
     worst = math.inf if cfg.objective.direction == "minimize" else -math.inf
-    if record["status"] != "ok":
+    if record["status"] != RunStatus.OK:
         return worst
     result = record["final"].get(cfg.objective.metric)
     if result is None or not math.isfinite(result):

@@ -9,8 +9,9 @@ from typing import Annotated
 import torch
 from omegaconf import MISSING, DictConfig
 
+from lossbench.errors import UserError
+from lossbench.registry import lookup
 from lossbench.schema import Number
-from tasks import UserError, require
 
 
 @dataclass
@@ -43,9 +44,9 @@ SCHEMAS: dict[str, type] = {"sgd": SGDConfig, "adam": AdamConfig, "adamw": AdamW
 
 
 def build(cfg: DictConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    require(cfg.name in OPTIMIZERS, "optim", cfg.name, f"one of {', '.join(OPTIMIZERS)}")
+    optimizer = lookup("optim", OPTIMIZERS, cfg.name)
     kwargs = {k: v for k, v in cfg.items() if k != "name"}
     try:
-        return OPTIMIZERS[cfg.name](params, **kwargs)
+        return optimizer(params, **kwargs)
     except (TypeError, ValueError) as err:  # torch's own check of an argument's value or name
         raise UserError(f"optim={cfg.name} with {kwargs} is not valid: {err}.") from None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from lossbench import files
+from lossbench.status import RunStatus
 
 METRICS_FILE = "metrics.json"
 
@@ -33,7 +34,7 @@ def new_record(cfg: DictConfig) -> dict[str, Any]:
         "optim": cfg.optim.name,
         "lr": cfg.optim.lr,
         "seed": cfg.seed,
-        "status": "running",
+        "status": str(RunStatus.RUNNING),
         "reason": None,
         "epochs_completed": 0,
         "final": {},
@@ -55,25 +56,10 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Readers never see a half-written file: write a sibling, then rename over."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are for everyone to read
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write(run_dir: Path, record: dict[str, Any]) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_json_safe(record), indent=2, allow_nan=False)
-    write_atomic(run_dir / METRICS_FILE, text + "\n")
+    files.write_text(run_dir / METRICS_FILE, text + "\n")
 
 
 def read(run_dir: Path) -> dict[str, Any]:

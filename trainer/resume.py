@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks import UserError
+from lossbench.errors import UserError
+from lossbench.status import FINISHED
 from trainer import results
 
-FINISHED = ("ok", "diverged", "skipped")
 # Keys a resumed run may change: where it runs and how long, not what it computes.
 MAY_CHANGE = ("trainer.resume", "trainer.device", "trainer.progress_bar", "trainer.max_epochs",
               "logger.")

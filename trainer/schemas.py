@@ -2,7 +2,7 @@
 
 Each group option's schema sits beside the code that uses it (`Config` in each
 task module, `models.SCHEMAS`, `optimizers.SCHEMAS`, each loss's signature,
-`logger.TensorBoardConfig`, `TrainerConfig` here). `register()` stores them in
+`logger.TensorBoardConfig`, `settings.TrainerConfig`). `register()` stores them in
 Hydra's ConfigStore as `schema/<group>/<option>`; each YAML file in configs/
 names its schema in its defaults list, so OmegaConf refuses wrong types and
 overrides of undeclared keys while composing. `check()` does the rest after
@@ -20,31 +20,15 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 import tasks
 from lossbench import checking
-from lossbench.schema import Number, OneOf
+from lossbench.metrics import direction
+from lossbench.schema import Number
 from trainer import losses, models, optimizers
 from trainer.logger import TensorBoardConfig
 from trainer.objective import ObjectiveConfig
 from trainer.objective import check as check_objective
+from trainer.settings import TrainerConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("32", "bf16", "16")
-AtLeastOne = Annotated[int, Number(low=1)]
-
-
-@dataclass
-class TrainerConfig:
-    """configs/trainer/default.yaml: how the one loop trains, whatever the task and loss."""
-
-    max_epochs: AtLeastOne = MISSING
-    device: Annotated[str, OneOf(DEVICES, pattern=r"cuda:\d+", hint="cuda:N")] = MISSING
-    log_every_n_steps: AtLeastOne = MISSING
-    limit_train_batches: AtLeastOne | None = MISSING
-    progress_bar: bool = MISSING
-    resume: bool = MISSING
-    precision: Annotated[str, OneOf(PRECISIONS)] = MISSING
-    compile: bool = MISSING
-    diagnostics: bool = MISSING
 
 
 @dataclass
@@ -75,7 +59,9 @@ def groups() -> dict[str, dict[str, type]]:
 
 
 def register() -> None:
-    """Put every schema in Hydra's ConfigStore: before Hydra composes anything."""
+    """What Hydra must know before it composes configs/: every schema, in its ConfigStore,
+    and the resolver configs/train.yaml's objective.direction uses (the metric's own way)."""
+    OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
     store = ConfigStore.instance()
     store.store(group="schema", name="train", node=TrainConfig)
     for group, options in groups().items():

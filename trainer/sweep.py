@@ -11,9 +11,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from lossbench.status import FINISHED
 from trainer import results
 from trainer.results import METRICS_FILE
-from trainer.resume import FINISHED
 
 log = logging.getLogger("lossbench")
 

@@ -14,13 +14,10 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from lossbench.metrics import higher_is_better
+from lossbench.status import RunStatus
 from scripts.reporting.runs import Runs
-from scripts.reporting.summary import (
-    TaskSummary,
-    dimensions,
-    higher_is_better,
-    shown,
-)
+from scripts.reporting.summary import TaskSummary, dimensions, shown
 
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True,
                      "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
@@ -105,7 +102,7 @@ def curves_figure(runs: Runs, s: TaskSummary, dims: list[str], out: Path) -> Pat
 
 def sweep_figure(runs: Runs, s: TaskSummary, key: str, dims: list[str], out: Path) -> Path:
     """Final and best metric against one swept number, one line per loss (× other values)."""
-    table = runs.table[(runs.table.task == s.task) & (runs.table.status == "ok")]
+    table = runs.table[(runs.table.task == s.task) & (runs.table.status == RunStatus.OK.value)]
     others = [d for d in dims if d != key]
     style = styles(list(set(runs.table[runs.table.task == s.task].loss)))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), sharey=True, squeeze=False,
@@ -170,7 +167,8 @@ def draw(runs: Runs, summaries: list[TaskSummary], out: Path) -> list[Path]:
             continue
         paths.append(curves_figure(runs, s, dims, out))
         paths.append(diagnostics_figure(runs, s, dims, out))
-        finished = runs.table[(runs.table.task == s.task) & (runs.table.status == "ok")]
+        table = runs.table
+        finished = table[(table.task == s.task) & (table.status == RunStatus.OK.value)]
         for key in dims:
             if numeric(finished, key) and finished[key].nunique() > 1:
                 paths.append(sweep_figure(runs, s, key, dims, out))

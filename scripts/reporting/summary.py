@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from lossbench.metrics import higher_is_better
+from lossbench.status import RunStatus
 from scripts.reporting.runs import Runs
-from tasks.metrics import HIGHER_IS_BETTER
 
 # Default targets for "epochs to reach": a good but not final score for each metric.
 # Regression targets have unit variance, so test/mse 0.1 means R² = 0.9.
@@ -16,12 +17,8 @@ TARGETS = {"test/accuracy": 0.9, "test/auc": 0.95, "test/r2": 0.9, "test/mse": 0
            "test/mae": 0.25}
 # The metric a task is judged by: the first of these it reports.
 PREFERRED = ("test/accuracy", "test/mse")
-PROBLEMS = ("diverged", "skipped", "failed", "interrupted", "running")
-ALWAYS_SHOWN = ("diverged", "skipped", "failed")
-
-
-def higher_is_better(tag: str) -> bool:
-    return HIGHER_IS_BETTER.get(tag.removeprefix("test/"), False)
+PROBLEMS = tuple(str(s) for s in RunStatus if s != RunStatus.OK)
+ALWAYS_SHOWN = (str(RunStatus.DIVERGED), str(RunStatus.SKIPPED), str(RunStatus.FAILED))
 
 
 def main_metric(table: pd.DataFrame) -> str | None:
@@ -81,7 +78,7 @@ def summarise_task(runs: Runs, task: str, dims: list[str],
     reached = epochs_to(runs.curves, metric, target) if target is not None else pd.Series()
     rows = []
     for key, group in table.groupby(["loss", *dims], sort=False, dropna=False):
-        ok = group[group.status == "ok"]
+        ok = group[group.status == RunStatus.OK.value]
         row = dict(zip(["loss", *dims], map(shown, key), strict=True))
         row.update(runs=len(group), lr=", ".join(f"{v:g}" for v in sorted(set(group.lr))))
         if metric:
@@ -113,7 +110,7 @@ def best_lr(runs: Runs, summaries: list[TaskSummary]) -> pd.DataFrame:
     others = [d for d in dimensions(runs.table, runs.swept) if d != "lr"]
     rows = []
     for s in summaries:
-        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == "ok")]
+        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == RunStatus.OK.value)]
         if s.metric is None or ok.empty:
             continue
         means = ok.groupby(["loss", *others, "lr"], dropna=False)[f"final/{s.metric}"].mean()
@@ -144,14 +141,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 def status_line(table: pd.DataFrame) -> str:
     counts = table.status.value_counts()
-    parts = [f"{counts[s]} {s}" for s in ("ok", *PROBLEMS) if s in counts]
-    parts += [f"{n} {s}" for s, n in counts.items() if s not in ("ok", *PROBLEMS)]
+    parts = [f"{counts[s]} {s}" for s in (RunStatus.OK.value, *PROBLEMS) if s in counts]
+    parts += [f"{n} {s}" for s, n in counts.items() if s not in (RunStatus.OK.value, *PROBLEMS)]
     return f"{len(table)} run{'' if len(table) == 1 else 's'}: {', '.join(parts)}."
 
 
 def problems(table: pd.DataFrame, limit: int = 20) -> list[str]:
     """One line per run that did not finish cleanly, so a partial sweep says so."""
-    bad = table[table.status != "ok"]
+    bad = table[table.status != RunStatus.OK.value]
     lines = [f"- `{r.run}`: {r.status}" + (f": {r.reason}" if r.reason else "")
              for r in bad.head(limit).itertuples()]
     if len(bad) > limit:

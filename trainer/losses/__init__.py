@@ -18,8 +18,10 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from lossbench.contract import Kind
+from lossbench.errors import UserError
+from lossbench.registry import lookup as registry_lookup
 from lossbench.schema import fields_of, problem
-from tasks import Kind, UserError
 from trainer.losses import classification, regression
 from trainer.losses.base import DISTANCE, Adapter, Loss
 
@@ -57,9 +59,7 @@ def accepts(name: str, kind: Kind) -> bool:
 
 
 def lookup(name: str) -> type[Loss]:
-    if name not in LOSSES:
-        raise UserError(f"loss={name!r} is not a loss; valid: {', '.join(sorted(LOSSES))}.")
-    return LOSSES[name]
+    return registry_lookup("loss", LOSSES, name)
 
 
 def parameters(name: str) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lossbench.contract import Kind
 from lossbench.schema import Number
-from tasks import Kind
 
 Tensors = tuple[torch.Tensor, torch.Tensor]
 Adapter = Callable[[torch.Tensor, torch.Tensor], Tensors]
@@ -95,7 +95,6 @@ class Loss(nn.Module):
 
     def __init__(self, kind: Kind) -> None:
         super().__init__()
-        self.kind = kind
         self.adapt = self.adapters[kind]
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

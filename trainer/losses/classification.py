@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lossbench.contract import Kind
 from lossbench.schema import Number
-from tasks import Kind
 from trainer.losses.base import (
     Finite,
     Loss,

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lossbench.contract import Kind
 from lossbench.schema import Number
-from tasks import Kind
 from trainer.losses.base import DISTANCE, Loss, NonNegative, Positive, value_and_float
 
 REGRESSION = {"regression": value_and_float}

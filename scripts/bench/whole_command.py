@@ -1,7 +1,8 @@
 """Whole commands, start-up included: `python train.py task=fashion_mnist model=mlp loss=ce
-trainer.max_epochs=2` against scripts/classic_mnist.py doing the same epochs (same model,
+trainer.max_epochs=2` against classic_mnist.py doing the same epochs (same model,
 batch size, Adam lr 1e-3 as train.py's default, a test pass per epoch), each in a fresh
-interpreter, interleaved, median wall time. Run through `scripts/bench.py --whole-command`.
+interpreter, interleaved, median wall time.
+Run through `python -m scripts.bench.bench --whole-command`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def commands(args: argparse.Namespace, run_dir: Path) -> dict[str, list[str]]:
@@ -25,7 +26,7 @@ def commands(args: argparse.Namespace, run_dir: Path) -> dict[str, list[str]]:
              f"task.data_dir={args.data_dir}", "task.download=false",
              f"task.batch_size={args.batch_size}", f"trainer.device={args.device}",
              f"hydra.run.dir={run_dir}"]
-    classic = [sys.executable, str(ROOT / "scripts" / "classic_mnist.py"),
+    classic = [sys.executable, str(Path(__file__).with_name("classic_mnist.py")),
                f"--data-dir={args.data_dir}", f"--dataset={args.dataset}",
                f"--model={args.model}", "--optim=adam", "--lr=0.001", f"--epochs={args.epochs}",
                f"--batch-size={args.batch_size}", f"--device={args.device}",
@@ -56,7 +57,7 @@ def accuracy(name: str, stdout: str, run_dir: Path) -> float | None:
 def main(args: argparse.Namespace) -> None:
     import torch
 
-    from scripts.timing import machine, timed  # the timed commands run in their own processes
+    from scripts.bench.timing import machine, timed  # the timed commands run in their own processes
 
     args.epochs = args.epochs or 2
     report: dict = {"machine": machine(torch.device(args.device)),

@@ -1,13 +1,26 @@
-"""Test metrics per target kind, computed by scikit-learn on the whole test set."""
+"""Test metrics per target kind, computed by scikit-learn on the whole test set, and which
+way each of them is better."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Literal
 
-import torch
+if TYPE_CHECKING:  # torch costs a second to import; train.py reads direction() before it
+    import torch
 
 # Every metric a task may declare; True where higher is better.
 HIGHER_IS_BETTER = {"accuracy": True, "auc": True, "r2": True, "mse": False, "mae": False}
+
+
+def higher_is_better(tag: str) -> bool:
+    """For a metric name or a logged tag (`test/accuracy`, `val/r2`); losses are lower-better."""
+    return HIGHER_IS_BETTER.get(tag.rpartition("/")[2], False)
+
+
+def direction(tag: str) -> Literal["maximize", "minimize"]:
+    """Which way an optimiser should push the metric: `objective.direction`'s default."""
+    return "maximize" if higher_is_better(tag) else "minimize"
 
 
 def compute(

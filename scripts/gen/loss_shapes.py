@@ -1,6 +1,6 @@
 """Draw every configured loss and its derivative, computed by the project's own loss code.
 
-    python scripts/loss_shapes.py [--out docs]
+    python -m scripts.gen.loss_shapes [--out docs]
 
 Regression losses are drawn against the error ŷ − y; classification losses
 against the probability the model gives the true class. Derivatives come from
@@ -11,19 +11,17 @@ pictures cannot drift from the code.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-from trainer import losses, schemas  # noqa: E402
+from trainer import losses, schemas
+
+ROOT = Path(__file__).resolve().parents[2]
 
 N_CLASSES = 10
 

@@ -11,9 +11,9 @@
 Only the training itself is timed: building the dataset, DataLoader, model, optimizer and
 logger comes before the clock starts, for every pipeline alike.
 
-    python scripts/bench.py --data-dir data                       # MLP 784-256-10, batch 64
-    python scripts/bench.py --data-dir data --model cnn --steps 200 --json bench.json
-    python scripts/bench.py --data-dir data --whole-command       # see scripts/whole_command.py
+    python -m scripts.bench.bench --data-dir data                 # MLP 784-256-10, batch 64
+    python -m scripts.bench.bench --data-dir data --model cnn --steps 200 --json bench.json
+    python -m scripts.bench.bench --data-dir data --whole-command # see whole_command.py
 """
 
 from __future__ import annotations
@@ -24,41 +24,40 @@ import json
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-import tasks
-from scripts import classic_mnist
-from scripts.timing import Clock, machine, timed
+from lossbench.contract import TaskData
+from scripts.bench import classic_mnist
+from scripts.bench.timing import Clock, machine, timed
 from tasks import idx
+from tasks.mnist_like import DATASETS
 from trainer import losses, models, results, schemas
 from trainer.logger import RunLogger
-from trainer.loop import Settings, fit
+from trainer.loop import fit
+from trainer.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ("classic", "trainer", "trainer-", "bare")
 RATIOS = (("trainer", "bare"), ("trainer-", "bare"), ("trainer", "classic"), ("bare", "classic"))
 FOLDERS = {"fashion_mnist": "FashionMNIST", "mnist": "MNIST"}  # torchvision's raw-file folders
 
 
-def task_data(args: argparse.Namespace, device: torch.device) -> tasks.TaskData:
+def task_data(args: argparse.Namespace, device: torch.device) -> TaskData:
     cfg = OmegaConf.create({"data_dir": args.data_dir, "download": False})
-    data = tasks.get(args.dataset).load(cfg)  # the labels as published, no noise
+    data = DATASETS[args.dataset].build(cfg)  # the labels as published, no noise
     if args.limit:
         data = dataclasses.replace(data, x_train=data.x_train[: args.limit],
                                    y_train=data.y_train[: args.limit])
     return data.to(device)
 
 
-def fresh(args: argparse.Namespace, data: tasks.TaskData, device: torch.device):
+def fresh(args: argparse.Namespace, data: TaskData, device: torch.device):
     """The same initial weights and a fresh optimizer for every measurement."""
     torch.manual_seed(0)
     cfg = OmegaConf.create(schemas.option_values("model", args.model))
@@ -83,9 +82,12 @@ def run_trainer(args, data, device, steps: int | None, clock: Clock,
     cfg = OmegaConf.create({"task": {"name": args.dataset}, "loss": {"name": "ce"},
                             "model": {"name": args.model}, "optim": {"name": args.optim,
                                                                      "lr": args.lr}, "seed": 0})
-    settings = Settings(max_epochs=args.epochs, batch_size=args.batch_size, seed=0,
-                        limit_train_batches=steps, progress_bar=False)
-    loss_fn, metrics = losses.build({"name": "ce"}, data.kind), tasks.get(args.dataset).METRICS
+    trainer = OmegaConf.load(ROOT / "configs" / "trainer" / "default.yaml")
+    trainer.merge_with({"max_epochs": args.epochs, "limit_train_batches": steps,
+                        "progress_bar": False})
+    settings = Settings.from_config(OmegaConf.create(
+        {"trainer": trainer, "task": {"batch_size": args.batch_size}, "seed": 0}))
+    loss_fn, metrics = losses.build({"name": "ce"}, data.kind), DATASETS[args.dataset].METRICS
     with tempfile.TemporaryDirectory() as run_dir:
         logger = RunLogger(Path(run_dir), results.new_record(cfg))
         with clock:
@@ -117,10 +119,10 @@ def load_times(args: argparse.Namespace, repeats: int = 5) -> dict:
     for _ in range(repeats):
         started = time.perf_counter()
         for name in idx.FILES:
-            idx._read(raw / name, images="images" in name)
+            idx.read_idx(raw / name, images="images" in name)
         parse.append(time.perf_counter() - started)
         started = time.perf_counter()
-        hit = idx._load_cache(cache, idx._stamp(raw))
+        hit = idx.load_cache(cache, idx.stamp(raw))
         cached.append(time.perf_counter() - started)
     return {"idx_parse_s": statistics.median(parse),
             "cache_load_s": statistics.median(cached) if hit is not None else None}
@@ -213,10 +215,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--json", type=Path, default=None, help="write the report here too")
     parser.add_argument("--whole-command", action="store_true",
-                        help="time python train.py against scripts/classic_mnist.py instead")
+                        help="time python train.py against classic_mnist.py instead")
     args = parser.parse_args()
     if args.whole_command:
-        from scripts import whole_command
+        from scripts.bench import whole_command
 
         return whole_command.main(args)
 

@@ -1,9 +1,9 @@
 """The classic pipeline, pytorch/examples-style: a torchvision dataset with per-sample
-ToTensor/Normalize transforms behind a DataLoader. It is the baseline scripts/bench.py
+ToTensor/Normalize transforms behind a DataLoader. It is the baseline bench.py
 compares this project's trainer with, and reads the same raw IDX files.
 
-    python scripts/classic_mnist.py --data-dir data --epochs 2             # Fashion-MNIST, MLP
-    python scripts/classic_mnist.py --optim adam --lr 1e-3 --model cnn --num-workers 2
+    python scripts/bench/classic_mnist.py --data-dir data --epochs 2        # Fashion-MNIST, MLP
+    python scripts/bench/classic_mnist.py --optim adam --lr 1e-3 --model cnn --num-workers 2
 
 It imports nothing from this project: it is the plain script a user would write.
 """

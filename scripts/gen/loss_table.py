@@ -1,7 +1,7 @@
 """Write the README's loss table from the loss classes and configs, so it cannot drift.
 
-    python scripts/loss_table.py           # rewrite the table in README.md
-    python scripts/loss_table.py --check   # exit 1 if README.md's table is stale
+    python -m scripts.gen.loss_table           # rewrite the table in README.md
+    python -m scripts.gen.loss_table --check   # exit 1 if README.md's table is stale
 
 Formula and notes come from each loss class's docstring (first line, then the
 paragraph after it), the kinds from its adapters, the defaults from
@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import tasks
-from tasks import KINDS
+from lossbench.contract import KINDS
 from trainer import losses, schemas
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 START, END = "<!-- loss-table:start -->", "<!-- loss-table:end -->"
 
@@ -63,7 +63,7 @@ def main() -> None:
     new = replace_table(text, render())
     if args.check:
         if new != text:
-            sys.exit("README.md's loss table is stale: run python scripts/loss_table.py")
+            sys.exit("README.md's loss table is stale: run python -m scripts.gen.loss_table")
         return
     README.write_text(new)
 

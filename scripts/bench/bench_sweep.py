@@ -1,8 +1,8 @@
 """Runs per minute of a whole sweep command, one run after another (Hydra's basic launcher)
 against several at once (`hydra/launcher=joblib`), interleaved, median wall time.
 
-    python scripts/bench_sweep.py                                  # the 12-run regression sweep
-    python scripts/bench_sweep.py --extra task.n_train=20000 --repeats 3 --json sweep.json
+    python -m scripts.bench.bench_sweep                            # the 12-run regression sweep
+    python -m scripts.bench.bench_sweep --extra task.n_train=20000 --repeats 3 --json sweep.json
 
 The joblib launcher runs each job in a loky worker that starts with OMP_NUM_THREADS
 = max(cores // n_jobs, 1), which torch reads for its thread count: every job is capped.
@@ -19,9 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lossbench.status import RunStatus
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SWEEP = ["task=regression", "loss=l1,mse,smoothl1,huber", "seed=0,1,2", "trainer.device=cpu"]
 LAUNCHERS = {"basic": [], "joblib": ["hydra/launcher=joblib"]}
 
@@ -36,7 +36,7 @@ def sweep(launcher: str, swept: list[str], sweep_dir: Path, clock) -> int:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
     records = [json.loads(p.read_text()) for p in sweep_dir.glob("*/metrics.json")]
-    return sum(r["status"] == "ok" for r in records)
+    return sum(r["status"] == RunStatus.OK for r in records)
 
 
 def main() -> None:
@@ -54,7 +54,7 @@ def main() -> None:
 
     import torch
 
-    from scripts.timing import machine, timed
+    from scripts.bench.timing import machine, timed
 
     report: dict = {"machine": machine(torch.device("cpu")),
                     "command": " ".join(["python train.py -m", *args.sweep, *args.extra]),

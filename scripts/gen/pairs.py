@@ -1,7 +1,7 @@
 """Write configs/pair/: one option per task × loss pair that fits, for experiment=all.
 
-    python scripts/pairs.py           # rewrite the folder from the task and loss registries
-    python scripts/pairs.py --check   # exit 1 when it is out of date (tests run this)
+    python -m scripts.gen.pairs           # rewrite the folder from the task and loss registries
+    python -m scripts.gen.pairs --check   # exit 1 when it is out of date (tests run this)
 
 Hydra's basic sweeper cannot drop misfit pairs from a cartesian product, so the valid
 pairs are an option group of their own; this keeps it in step with what losses accept.
@@ -13,11 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import tasks
+from trainer import losses
 
-import tasks  # noqa: E402
-from trainer import losses  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 FOLDER = ROOT / "configs" / "pair"
 TEMPLATE = """# @package _global_
@@ -42,7 +41,7 @@ def main() -> int:
         stale = sorted(set(files) ^ set(present)) + sorted(
             name for name in files if name in present and present[name] != files[name])
         if stale:
-            print(f"configs/pair is stale ({', '.join(stale)}): run python scripts/pairs.py",
+            print(f"configs/pair is stale ({', '.join(stale)}): run python -m scripts.gen.pairs",
                   file=sys.stderr)
             return 1
         return 0

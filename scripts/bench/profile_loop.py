@@ -1,8 +1,8 @@
 """Where the trainer's step time goes, against a bare step: per-step cost of each piece of
 trainer/loop.py's inner loop, interleaved and repeated in one process, medians.
 
-    python scripts/profile_loop.py --data-dir data                 # the step variants
-    python scripts/profile_loop.py --data-dir data --torch-profile # plus torch.profiler ops
+    python -m scripts.bench.profile_loop --data-dir data                 # the step variants
+    python -m scripts.bench.profile_loop --data-dir data --torch-profile # plus torch.profiler
 
   bare            x_float[idx]: resident float32 images normalised once (bench.py's bare)
   bare+select     the same with index_select instead of advanced indexing
@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-import tasks
+from tasks.mnist_like import DATASETS
 from trainer import losses, models
 
 
@@ -41,7 +37,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     cfg = OmegaConf.create({"data_dir": args.data_dir, "download": False})
-    data = tasks.get("fashion_mnist").build(cfg)
+    data = DATASETS["fashion_mnist"].build(cfg)
     x_u8, y, prepare = data.x_train, data.y_train, data.prepare
     x_f = prepare(x_u8).contiguous()
     loss_fn = losses.build({"name": "ce"}, data.kind)

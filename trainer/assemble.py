@@ -1,0 +1,87 @@
+"""Everything a run needs, built from the config once every value has been checked.
+
+With trainer/run.py, the only place that knows both tasks/ and trainer/.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+import tasks
+from lossbench.contract import Task, TaskData
+from lossbench.errors import Misfit, UserError, require
+from trainer import checkpoint, losses, models, optimizers, results, resume, schemas
+from trainer.settings import DEVICES, Settings
+
+
+@dataclass
+class Parts:
+    task: Task
+    device: torch.device
+    settings: Settings
+    data: TaskData
+    model: nn.Module
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    state: dict[str, Any] | None  # the checkpoint a resumed run continues from
+    record: dict[str, Any]  # metrics.json as it starts
+
+
+def assemble(cfg: DictConfig, run_dir: Path) -> Parts:
+    """Check, then build on the device; UserError (Misfit for a pair that does not fit) if not."""
+    schemas.check(cfg)  # every key and value, before even the record is made of them
+    record = results.new_record(cfg)
+    task = tasks.get(cfg.task.name)
+    if reason := misfit(cfg, task):
+        raise Misfit(reason)
+    device = pick_device(cfg.trainer.device)
+    if str(cfg.trainer.precision) == "16" and device.type != "cuda":
+        raise UserError(f"trainer.precision=16 needs CUDA, but the run is on {device}; "
+                        "use trainer.precision=bf16 or 32.")
+    seed_everything(cfg.seed)
+    data = task.build(cfg.task).to(device)
+    models.check_fits(cfg.model, data.input_shape, data.n_outputs, cfg.task.batch_size,
+                      len(data.x_train), device)
+    model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
+    loss_fn = losses.build(dict(cfg.loss), data.kind)
+    optimizer = optimizers.build(cfg.optim, model.parameters())
+    state = checkpoint.load(run_dir, device) if cfg.trainer.resume else None
+    if state is not None:
+        resume.check_same_run(state["record"]["hparams"], record["hparams"], run_dir)
+    return Parts(task, device, Settings.from_config(cfg), data, model, loss_fn, optimizer, state,
+                 record)
+
+
+def misfit(cfg: DictConfig, task: Task) -> str | None:
+    """Why this task and loss do not go together, or None when they do."""
+    if losses.accepts(cfg.loss.name, task.KIND):
+        return None
+    cls = losses.lookup(cfg.loss.name)
+    return (f"task={cfg.task.name} ({task.KIND} targets) does not fit loss={cfg.loss.name} "
+            f"(accepts {', '.join(cls.adapters)} targets); losses valid for "
+            f"task={cfg.task.name}: {', '.join(losses.valid_for(task.KIND))}.")
+
+
+def pick_device(name: str) -> torch.device:
+    require(name in DEVICES or name.startswith("cuda:"), "trainer.device", name,
+            f"one of {', '.join(DEVICES)} (or cuda:N)")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"trainer.device={name} but this machine has no CUDA device "
+                        f"(torch {torch.__version__}); use trainer.device=cpu or auto.")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
