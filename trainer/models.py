@@ -105,7 +105,7 @@ def footprint(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch: int
     activations (kept for the backward pass), from a copy on the meta device: nothing allocated."""
     outputs: list[int] = []
     with torch.device("meta"):
-        model = build(cfg, input_shape, n_outputs)
+        model = lookup("model", MODELS, cfg.name)(cfg, input_shape, n_outputs)
         for module in model.modules():
             if not list(module.children()):
                 module.register_forward_hook(lambda m, i, out: outputs.append(out.numel()))
