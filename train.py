@@ -25,8 +25,8 @@ from trainer import schemas
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against "
                         "ConfigStore schema", category=UserWarning)
 
-# The YAML files in configs/ name their schemas and the metric_direction resolver:
-# both must be known to Hydra before it composes.
+# The YAML files in configs/ name their schemas, and train.yaml's objective two resolvers:
+# Hydra must know all of them before it composes.
 schemas.register()
 
 
@@ -37,6 +37,7 @@ def main(cfg: DictConfig) -> float:
     from trainer import objective
     from trainer.run import run
 
+    schemas.register()  # again: a launcher's worker process may not run this module's top
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
@@ -47,9 +48,13 @@ def main(cfg: DictConfig) -> float:
         logging.getLogger("lossbench").debug("user error", exc_info=True)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print(f"interrupted: {run_dir}/metrics.json says how far it got; continue it with "
-              f"trainer.resume=true hydra.run.dir={run_dir}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        if getattr(err, "recorded", False):
+            print(f"interrupted: {run_dir}/metrics.json says how far it got; continue it with "
+                  f"trainer.resume=true hydra.run.dir={run_dir}", file=sys.stderr)
+        else:
+            print(f"interrupted before training started; nothing recorded in {run_dir}",
+                  file=sys.stderr)
         sys.exit(130)
 
 

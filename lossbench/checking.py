@@ -59,8 +59,10 @@ def _raw(node: DictConfig, key: str) -> Any:
 def declared_keys(node: Any, prefix: str = "") -> list[str]:
     """Every declared leaf key under a composed node, dotted."""
     schema = _schema(node)
-    if schema is None:
-        return []
+    if schema is None:  # a group of several options (logger), or free-form
+        return [k for key, child in node.items_ex(resolve=False) if isinstance(child, DictConfig)
+                for k in declared_keys(child, f"{prefix}{key}.")] if isinstance(
+                    node, DictConfig) else []
     keys = []
     for key in fields_of(schema):
         child = node._get_node(key) if key in node else None
@@ -73,19 +75,22 @@ def unknown_key(key: str, value: str, node: Any, options: Options) -> str:
     """The line for a key no schema declares, with the closest declared key when one is close."""
     parent, _, leaf = key.rpartition(".")
     root = node._get_root() if isinstance(node, DictConfig) else node
-    close = difflib.get_close_matches(key, declared_keys(root), n=1, cutoff=0.75)
+    declared = declared_keys(root)
+    close = difflib.get_close_matches(key, declared, n=1, cutoff=0.75) or [
+        k for k in declared if k.endswith(f".{leaf}") and k.startswith(f"{parent}.")][:1]
     schema = _schema(node)
     where = _option(schema, options) if schema else None
     if where:  # options that share a schema (mnist, fashion_mnist): the one named here
         chosen = node.get("name") if node.get("name") in where[1] else where[1][0]
     here = f" in {where[0]}={chosen}" if where else ""
-    if close:
-        hint = f"did you mean {close[0]}?"
-    elif where and (elsewhere := [n for n, cls in options[where[0]].items()
-                                  if leaf in fields_of(cls)]):
+    elsewhere = [n for n, cls in options[where[0]].items() if leaf in fields_of(cls)
+                 ] if where else []
+    if elsewhere:  # the key exists, in another option of the group: say which
         hint = f"{leaf} is a key of {', '.join(f'{where[0]}={n}' for n in elsewhere)}."
+    elif close:
+        hint = f"did you mean {close[0]}?"
     else:
-        siblings = [k for k in (fields_of(schema) if schema else []) if k != leaf]
+        siblings = [k for k in (fields_of(schema) if schema else list(node)) if k != leaf]
         keys = ", ".join(f"{parent}.{k}" if parent else k for k in siblings)
         hint = f"the keys of {parent} are {keys}." if parent else f"the top-level keys are {keys}."
     return f"{key}={value} is not valid: no such key{here}; {hint}"
@@ -111,11 +116,27 @@ def validate(cfg: DictConfig, options: Options, prefix: str = "") -> None:
         if isinstance(value, DictConfig) and _schema(value) is not None:
             validate(value, options, f"{full}.")
             continue
+        if isinstance(value, DictConfig) and field.type is object:
+            _validate_several(value, options, full)
+            continue
         plain = OmegaConf.to_container(value) if isinstance(value, ListConfig) else value
         if key == "name" and where is not None and plain not in where[1]:
             raise UserError(f"{full}={plain!r} is not valid: {_name_rule(where)}.")
         if (allowed := problem(field, plain)) is not None:
             raise UserError(f"{full}={plain!r} is not valid: {allowed}.")
+
+
+def _validate_several(node: DictConfig, options: Options, group: str) -> None:
+    """A group whose options may be chosen together (`logger=[tensorboard,csv]`): each key
+    under it is a chosen option, typed by that option's schema; anything else is unknown."""
+    for key in node:
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and _schema(child) is not None:
+            validate(child, options, f"{group}.{key}.")
+            continue
+        known = ", ".join(options.get(group, {}))
+        raise UserError(f"{group}.{key}={_raw(node, key)!r} is not valid: no such key; the keys "
+                        f"under {group} are the options chosen with {group}=[...]: {known}.")
 
 
 def _name_rule(where: tuple[str, list[str]]) -> str:

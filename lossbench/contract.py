@@ -22,7 +22,7 @@ def identity(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class TaskData:
-    """Train and test tensors, resident on the trainer's device.
+    """Train, validation and test tensors, resident on the trainer's device.
 
     `prepare` turns a stored batch (uint8 images, say) into model input on the
     device, so datasets stay compact and conversion happens once per batch.
@@ -41,6 +41,15 @@ class TaskData:
     corrupted: torch.Tensor
     prepare: Callable[[torch.Tensor], torch.Tensor] = identity
     info: dict[str, float] = field(default_factory=dict)
+    # The validation split (tasks/validation.py); None when task.val_fraction=0.
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
+    # Training targets before the task corrupted them on purpose, for a clean
+    # validation split (task.val_clean=true); None when nothing was corrupted.
+    clean_y_train: torch.Tensor | None = None
+    # The `info` key holding the realised share of corrupted training samples
+    # ("label_noise", "outlier_fraction"), recomputed when the split moves samples.
+    corruption: str | None = None
 
     def to(self, device: torch.device) -> TaskData:
         """The same data on `device`: copied once, from pinned memory when it crosses to a GPU."""
@@ -49,10 +58,11 @@ class TaskData:
                 return t.pin_memory().to(device, non_blocking=True)
             return t.to(device)
 
-        tensors = ("x_train", "y_train", "x_test", "y_test", "corrupted")
+        tensors = ("x_train", "y_train", "x_test", "y_test", "corrupted", "x_val", "y_val",
+                   "clean_y_train")
         return TaskData(
             **{k: getattr(self, k) for k in self.__dataclass_fields__ if k not in tensors},
-            **{k: move(getattr(self, k)) for k in tensors},
+            **{k: None if getattr(self, k) is None else move(getattr(self, k)) for k in tensors},
         )
 
 
@@ -67,8 +77,9 @@ class Task(Protocol):
 
     KIND: Kind
     N_OUTPUTS: int
-    METRICS: tuple[str, ...]  # names in lossbench.metrics; reported as test/<name>
-    Config: type  # a dataclass; tasks.get adds the label-noise keys to classification tasks
+    METRICS: tuple[str, ...]  # names in lossbench.metrics; reported as test/<name> and
+    #                           val/<name>; the first is the task's main metric
+    Config: type  # a dataclass; tasks.get adds the label-noise and validation-split keys
 
     def check(self, cfg: Any) -> None: ...
 

@@ -19,6 +19,7 @@ declaring it. Values stay in the YAML files, which are the schemas' instances.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import types
@@ -229,6 +230,13 @@ def fields_of(schema: type) -> dict[str, Field]:
         default = f.default if f.default is not dataclasses.MISSING else None
         out[f.name] = Field(object if hint is Any else hint, item, optional, spec, default)
     return out
+
+
+@functools.cache
+def extended(schema: type, extra: type) -> type:
+    """`schema` with the keys of `extra` after its own: what a wrapper adds to every option
+    of a group (label noise to each classification task). Cached: one class per pair."""
+    return dataclasses.make_dataclass(schema.__name__, [], bases=(extra, schema))
 
 
 def _typed(value: Any, kind: type | None) -> bool:

@@ -5,7 +5,9 @@ declares KIND, N_OUTPUTS, METRICS and `Config` (the schema of its config
 values), checks what that schema cannot say with `check(cfg)` and returns its
 data on the CPU from `build(cfg)`. Every
 classification task also takes label noise (`task.label_noise`,
-`task.noise_type`): `get` adds it (tasks/noise.py), so no task flips labels itself.
+`task.noise_type`), and every task a validation split (`task.val_fraction`,
+`task.val_clean`): `get` adds both (tasks/noise.py, tasks/validation.py), so no
+task flips labels or holds data out itself. METRICS' first is the main metric.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ def get(name: str) -> Task:
     task = importlib.import_module(module)
     if attribute:
         task = getattr(task, attribute)
-    if task.KIND == "regression":
-        return task
-    from tasks import noise
+    from tasks import noise, validation
 
-    return noise.LabelNoise(task)
+    if task.KIND != "regression":
+        task = noise.LabelNoise(task)
+    return validation.Validated(task)  # after the noise: the held-out part carries it

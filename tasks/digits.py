@@ -14,8 +14,6 @@ from typing import Annotated
 import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from lossbench.contract import TaskData
 from lossbench.schema import Number
@@ -50,6 +48,10 @@ def prepare(x: torch.Tensor) -> torch.Tensor:
 
 
 def build(cfg: DictConfig) -> TaskData:
+    # Imported here: scikit-learn takes about a second to import, and only this task needs it.
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     x, y = load_digits(return_X_y=True)
     images = x.reshape(-1, 8, 8).astype(np.uint8)
     x_train, x_test, y_train, y_test = train_test_split(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,15 +104,20 @@ def save_cache(path: Path, fingerprint: list[list[int]], tensors: Tensors) -> No
         path.parent.mkdir(exist_ok=True)
         with files.atomic_write(path) as f:
             torch.save({"stamp": fingerprint, "tensors": list(tensors)}, f)
-    except (OSError, RuntimeError):  # read-only data dir or a full disk: run uncached
-        pass
+    except (OSError, RuntimeError):  # read-only data dir, a full disk, `processed` a file:
+        pass  # run uncached
 
 
-def load(dataset: str, data_dir: str, download: bool, fallback: Path | None = None) -> Tensors:
+Fallback = Path | Callable[[], Path | None] | None
+
+
+def load(dataset: str, data_dir: str, download: bool, fallback: Fallback = None) -> Tensors:
     """Return (x_train, y_train, x_test, y_test): images uint8 (N, 28, 28), labels int64.
 
     `dataset` names a torchvision dataset class of MNIST's format ("MNIST",
     "FashionMNIST"): its raw folder, and its downloader when files are missing.
+    `fallback` is a folder to copy missing files from, or a function that finds one
+    (called only when files are missing: finding Debian's costs a `dpkg` call).
     """
     root = Path(data_dir).expanduser()
     if root.exists() and not root.is_dir():
@@ -119,6 +125,8 @@ def load(dataset: str, data_dir: str, download: bool, fallback: Path | None = No
     if root.is_dir() and not os.access(root, os.R_OK | os.X_OK):
         raise UserError(f"task.data_dir={data_dir!r} is not readable.")
     raw = root / dataset / "raw"
+    if _missing(raw) and callable(fallback):
+        fallback = fallback()
     if _missing(raw) and fallback is not None:
         try:
             _copy_in(fallback, raw)
@@ -156,7 +164,7 @@ def load(dataset: str, data_dir: str, download: bool, fallback: Path | None = No
 
 
 def task_data(dataset: str, cfg: Any, mean: float, std: float,
-              fallback: Path | None = None) -> TaskData:
+              fallback: Fallback = None) -> TaskData:
     """A ten-class image task from an MNIST-format dataset, labels as published."""
     x_train, y_train, x_test, y_test = load(dataset, cfg.data_dir, cfg.download, fallback)
     return TaskData(

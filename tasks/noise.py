@@ -19,7 +19,6 @@ wraps every classification task in `LabelNoise`, so no task applies it by hand.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -29,7 +28,7 @@ from omegaconf import MISSING, DictConfig
 
 from lossbench.contract import Task, TaskData
 from lossbench.errors import require
-from lossbench.schema import Number, OneOf
+from lossbench.schema import Number, OneOf, extended
 
 NOISE_TYPES = ("symmetric", "asymmetric")
 # Class → the class its labels are flipped to, by number of classes.
@@ -44,10 +43,6 @@ class NoiseConfig:
     noise_type: Annotated[str, OneOf(NOISE_TYPES)] = MISSING
 
 
-@functools.cache
-def with_noise_keys(schema: type) -> type:
-    """A classification task's schema: its own keys, then the label-noise keys."""
-    return dataclasses.make_dataclass(schema.__name__, [], bases=(NoiseConfig, schema))
 
 
 def flip(y: torch.Tensor, n_classes: int, fraction: float, noise_type: str, seed: int
@@ -75,8 +70,8 @@ def apply(data: TaskData, cfg: DictConfig) -> TaskData:
     n_classes = 2 if data.kind == "binary" else data.n_outputs
     y, flipped = flip(data.y_train, n_classes, cfg.label_noise, cfg.noise_type, cfg.data_seed)
     share = float(flipped.float().mean()) if len(flipped) else 0.0
-    return dataclasses.replace(data, y_train=y, corrupted=flipped,
-                               info={**data.info, "label_noise": share})
+    return dataclasses.replace(data, y_train=y, corrupted=flipped, clean_y_train=data.y_train,
+                               corruption="label_noise", info={**data.info, "label_noise": share})
 
 
 class LabelNoise:
@@ -85,7 +80,7 @@ class LabelNoise:
     def __init__(self, task: Task) -> None:
         self.task = task
         self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
-        self.Config = with_noise_keys(task.Config)
+        self.Config = extended(task.Config, NoiseConfig)
 
     def check(self, cfg: Any) -> None:
         self.task.check(cfg)

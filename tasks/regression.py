@@ -1,11 +1,13 @@
 """Synthetic linear regression whose training targets carry one-sided outliers.
 
-Features and the true function come from scikit-learn's make_regression; the
-targets are scaled to unit variance. Training targets get Gaussian noise and,
-for a fraction `outlier_fraction` of samples, a gross positive error of about
-`outlier_scale` standard deviations (think of a saturated sensor). Test
-targets are the noiseless truth, so test metrics measure how close the model
-got to the real function.
+Features and the true function are drawn as scikit-learn's make_regression draws them
+(`make_regression` below repeats its draws one for one, so a run need not pay the
+second that importing scikit-learn takes; tests/test_startup.py checks that the arrays
+are the same), and the targets are scaled to unit variance. Training targets get
+Gaussian noise and, for a fraction `outlier_fraction` of samples, a gross positive
+error of about `outlier_scale` standard deviations (think of a saturated sensor). Test
+targets are the noiseless truth, so test metrics measure how close the model got to
+the real function. `n_train` is the pool the validation split is cut from.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Annotated
 import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig
-from sklearn.datasets import make_regression
 
 from lossbench import memory
 from lossbench.contract import TaskData
@@ -57,6 +58,22 @@ def check(cfg: DictConfig) -> None:
                         f"{cfg.n_train + cfg.n_test} samples of {cfg.n_features} features")
 
 
+def make_regression(n_samples: int, n_features: int, n_informative: int,
+                    random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's make_regression with its defaults (no bias, no noise, shuffled)."""
+    rng = np.random.RandomState(random_state)
+    x = rng.standard_normal(size=(n_samples, n_features))
+    truth = np.zeros((n_features, 1))
+    truth[:n_informative, :] = 100 * rng.uniform(size=(n_informative, 1))
+    y = x @ truth
+    rows = np.arange(n_samples)  # sklearn.utils.shuffle: one permutation of the rows …
+    rng.shuffle(rows)
+    x, y = x[rows], y[rows]
+    columns = np.arange(n_features)  # … then one of the features
+    rng.shuffle(columns)
+    return x[:, columns], np.squeeze(y)
+
+
 def build(cfg: DictConfig) -> TaskData:
     n = cfg.n_train + cfg.n_test
     x, y = make_regression(n_samples=n, n_features=cfg.n_features,
@@ -65,6 +82,7 @@ def build(cfg: DictConfig) -> TaskData:
     rng = np.random.default_rng(cfg.data_seed)
     x_train, x_test = x[: cfg.n_train], x[cfg.n_train :]
     y_train = y[: cfg.n_train] + cfg.noise * rng.standard_normal(cfg.n_train)
+    clean = y_train.copy()  # measurement noise is the data; the outliers are the corruption
     n_out = round(cfg.outlier_fraction * cfg.n_train)
     outliers = rng.choice(cfg.n_train, size=n_out, replace=False)
     y_train[outliers] += cfg.outlier_scale * rng.uniform(0.5, 1.5, size=n_out)
@@ -79,4 +97,5 @@ def build(cfg: DictConfig) -> TaskData:
         x_train=tensor(x_train), y_train=tensor(y_train),
         x_test=tensor(x_test), y_test=tensor(y[cfg.n_train :]),
         corrupted=torch.as_tensor(corrupted), info={"outlier_fraction": n_out / cfg.n_train},
+        clean_y_train=tensor(clean), corruption="outlier_fraction",
     )

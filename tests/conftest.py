@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from lossbench.errors import UserError
-from trainer import schemas
+from trainer import schemas  # registers every schema and resolver, as train.py does
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

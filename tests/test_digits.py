@@ -12,7 +12,7 @@ from trainer.run import run
 
 
 def test_split_is_stratified_and_covers_every_image(make_cfg):
-    data = tasks.get("digits").build(make_cfg("task=digits").task)
+    data = tasks.get("digits").build(make_cfg("task.val_fraction=0", "task=digits").task)
     assert data.x_train.shape == (1437, 8, 8) and data.x_test.shape == (360, 8, 8)
     assert data.input_shape == (1, 8, 8) and data.x_train.dtype == torch.uint8
     test_counts = torch.bincount(data.y_test, minlength=10)
@@ -29,7 +29,7 @@ def test_split_follows_the_seed(make_cfg):
 
 
 def test_prepare_scales_pixels_to_standard_units(make_cfg):
-    data = tasks.get("digits").build(make_cfg("task=digits").task)
+    data = tasks.get("digits").build(make_cfg("task.val_fraction=0", "task=digits").task)
     x = data.prepare(data.x_train)
     assert x.shape == (1437, 1, 8, 8) and x.dtype == torch.float32
     assert abs(x.mean().item()) < 0.05 and abs(x.std().item() - 1) < 0.05

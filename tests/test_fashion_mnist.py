@@ -21,6 +21,7 @@ def test_mlp_with_ce_reaches_084_in_two_epochs(make_cfg, tmp_path):
     cfg = make_cfg("task=fashion_mnist", "loss=ce", "model=mlp", f"task.data_dir={tmp_path}",
                    "task.download=false")
     record = run(cfg, tmp_path / "run")
-    assert record["data"]["n_train"] == 60000 and record["data"]["n_test"] == 10000
+    data = record["data"]
+    assert (data["n_train"], data["n_val"], data["n_test"]) == (54000, 6000, 10000)
     # scikit-learn's LogisticRegression scores 0.842 in the Fashion-MNIST paper.
     assert record["final"]["test/accuracy"] >= 0.84

@@ -55,8 +55,9 @@ def test_host_reads_do_not_grow_with_the_number_of_steps(make_cfg, tmp_path, mon
 def test_loss_is_read_every_n_steps(make_cfg, tmp_path):
     from tbparse import SummaryReader
 
-    run(make_cfg("task=regression", "task.n_train=256", "task.batch_size=8",
-                 "trainer.max_epochs=1", "trainer.log_every_n_steps=10"), tmp_path)
+    run(make_cfg("task=regression", "task.n_train=256", "task.val_fraction=0",
+                 "task.batch_size=8", "trainer.max_epochs=1", "trainer.log_every_n_steps=10"),
+        tmp_path)
     scalars = SummaryReader(str(tmp_path)).scalars
     steps = scalars[scalars["tag"] == "train/loss"]["step"].tolist()
     assert steps == [10, 20, 30, 32]  # every 10 steps and the epoch's last

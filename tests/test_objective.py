@@ -50,7 +50,34 @@ def test_a_wrong_objective_on_the_command_line_is_one_clear_line(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: objective.metric='test/accuracy' is not a metric of task=regression; "
-        "choose one of test/mse, test/mae, test/r2, test/loss, train/loss_epoch."]
+        "choose one of val/mse, val/mae, val/r2, val/loss, test/mse, test/mae, test/r2, "
+        "test/loss, train/loss_epoch."]
+
+
+@pytest.mark.parametrize(("task", "metric", "direction"), [
+    ("mnist", "val/accuracy", "maximize"), ("mnist_binary", "val/accuracy", "maximize"),
+    ("regression", "val/mse", "minimize")])
+def test_by_default_the_objective_is_the_main_validation_metric(make_cfg, task, metric,
+                                                                 direction):
+    cfg = make_cfg(f"task={task}")
+    assert (cfg.objective.metric, cfg.objective.direction) == (metric, direction)
+    objective.check(cfg)
+
+
+def test_without_a_validation_split_the_default_is_the_test_metric(make_cfg):
+    cfg = make_cfg("task=regression", "task.val_fraction=0")
+    assert (cfg.objective.metric, cfg.objective.direction) == ("test/mse", "minimize")
+    with pytest.raises(UserError, match=r"objective\.metric='val/mse' needs a validation split"):
+        objective.check(make_cfg("task=regression", "task.val_fraction=0",
+                                 "objective.metric=val/mse"))
+
+
+def test_the_lr_search_optimises_the_validation_metric_in_its_direction():
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=lr", "task=fashion_mnist"],
+                      return_hydra_config=True)
+    assert cfg.objective.metric == "val/accuracy"
+    assert cfg.hydra.sweeper.direction == "maximize"
 
 
 def test_optuna_study_survives_trials_that_diverge(tmp_path):

@@ -20,7 +20,7 @@ from trainer.schemas import TrainConfig
 # Drawn from the schemas (trainer.schemas): every declared key, with small allowed values
 # and the invalid ones the schema test uses, so a new key joins the property at once.
 SLOW = {"trainer.compile": [True]}  # allowed, but compiling takes minutes on a CPU
-GROUPS = ("task", "loss", "model", "optim")
+GROUPS = ("task", "loss", "model", "optim", "logger")
 STATUSES = {"ok", "diverged", "skipped", "failed"}
 
 
@@ -35,8 +35,9 @@ def overrides(draw) -> list[str]:
     chosen = {g: draw(st.sampled_from(sorted(options[g]))) for g in GROUPS}
     keys = [(k, f) for k, f in fields_of(TrainConfig).items() if f.type is not object
             and k != "objective"]
-    for group, name in [*chosen.items(), ("trainer", "default"), ("logger", "tensorboard")]:
-        keys += [(f"{group}.{k}", f) for k, f in fields_of(options[group][name]).items()
+    for group, name in [*chosen.items(), ("trainer", "default")]:
+        keys += [(f"{schemas.prefix(group, name)}.{k}", f)
+                 for k, f in fields_of(options[group][name]).items()
                  if k not in ("name", "data_dir")]
     picked = [f"{g}={n}" for g, n in chosen.items()]
     for key, field in keys:

@@ -97,7 +97,8 @@ def test_summary_has_one_row_per_loss_and_swept_value(swept):
 def test_plots_are_valid_images(swept):
     sweep, _ = swept
     images = sorted(p.name for p in (sweep / "report").glob("*.png"))
-    assert images == ["regression_curves.png", "regression_task.outlier_fraction.png"]
+    assert images == ["ranks.png", "regression_curves.png",
+                      "regression_task.outlier_fraction.png"]
     for name in images:
         path = sweep / "report" / name
         assert path.read_bytes()[:8] == PNG_SIGNATURE
@@ -140,7 +141,8 @@ def test_unfinished_runs_are_reported_not_fatal(tmp_path, capsys):
     assert "`a/nan`: diverged: loss became nan" in out
     assert "`b/busy`: running" in out
     (row,) = table_rows(out, "regression: test/mse")
-    assert row[1:3] == ["4", "0.001"] and row[3] == "0.5"  # runs, lr, final of the ok run
+    # runs, lr, n finished, final of the ok run
+    assert row[1:5] == ["4", "0.001", "1", "0.5 (one seed)"]
 
 
 def test_the_best_lr_is_picked_per_task_and_loss(tmp_path, capsys):
@@ -154,7 +156,8 @@ def test_the_best_lr_is_picked_per_task_and_loss(tmp_path, capsys):
     best = {r[1]: r[2] for r in table_rows(out, "Best learning rate")}
     assert best == {"l1": "0.001", "mse": "0.01"}
     images = sorted(p.name for p in (tmp_path / "report").glob("*.png"))
-    assert images == ["regression_lr.png"]  # final mse against lr; no curves without events
+    # final mse against lr, and the ranks per lr; no curves without event files
+    assert images == ["ranks.png", "regression_lr.png"]
 
 
 def test_a_foreign_metrics_json_is_skipped_with_a_warning(tmp_path, capsys):

@@ -67,6 +67,8 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     a, b = results.read(tmp_path / "full"), results.read(tmp_path / "killed")
     assert b["status"] == "ok" and b["epochs_completed"] == 4
     assert history(a) == history(b) and a["final"] == b["final"]
+    # The validation-selected epoch may lie before the kill: it is chosen from all four.
+    assert a["selected"] is not None and a["selected"] == b["selected"]
     # TensorBoard's own reader applies the resumed writer's purge_step.
     steps = [tensorboard_steps(tmp_path / name) for name in ("full", "killed")]
     assert all(len(s) == len(set(s)) for curve in steps for s in curve.values())
@@ -139,10 +141,14 @@ def test_unexpected_error_is_recorded_as_failed(make_cfg, tmp_path, monkeypatch)
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr("trainer.loop.evaluate", broken)
-    with pytest.raises(RuntimeError):
-        run(make_cfg(), tmp_path, multirun=True)
-    record = results.read(tmp_path)
-    assert record["status"] == "failed" and record["reason"] == "RuntimeError: out of memory"
+    with pytest.raises(RuntimeError):  # a single run shows the traceback
+        run(make_cfg(), tmp_path / "single")
+    # A sweep job records it and returns, so the sweep goes on.
+    swept = run(make_cfg(), tmp_path / "swept", multirun=True)
+    for run_dir in ("single", "swept"):
+        record = results.read(tmp_path / run_dir)
+        assert record["status"] == "failed" and record["reason"] == "RuntimeError: out of memory"
+    assert swept == results.read(tmp_path / "swept")
 
 
 def test_resubmitted_sweep_resumes_unfinished_runs_only(tmp_path):

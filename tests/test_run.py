@@ -64,11 +64,14 @@ def test_tensorboard_has_the_contract_tags_and_hparams(make_cfg, tmp_path):
     run(make_cfg("task=mnist", "loss=ce", "trainer.log_every_n_steps=1"), tmp_path)
     scalars = SummaryReader(str(tmp_path)).scalars
     tags = set(scalars["tag"])
-    assert {"train/loss", "train/loss_epoch", "test/accuracy"} <= tags
+    assert {"train/loss", "train/loss_epoch", "test/accuracy", "test/loss", "val/accuracy",
+            "val/loss"} <= tags
     steps = scalars[scalars["tag"] == "train/loss"]["step"].tolist()
-    assert steps == list(range(1, 9))  # 200 samples at batch 64: 4 steps an epoch, 2 epochs
+    # 200 samples, 20 held out for validation, at batch 64: 3 steps an epoch, 2 epochs.
+    assert steps == list(range(1, 7))
     # Epoch scalars sit at the epoch's last step, beside an `epoch` tag mapping steps to epochs.
-    assert scalars[scalars["tag"] == "test/accuracy"]["step"].tolist() == [4, 8]
+    for tag in ("test/accuracy", "val/accuracy", "val/loss"):
+        assert scalars[scalars["tag"] == tag]["step"].tolist() == [3, 6]
     assert scalars[scalars["tag"] == "epoch"]["value"].tolist() == [1, 2]
     hparams = SummaryReader(str(tmp_path)).hparams
     assert dict(zip(hparams["tag"], hparams["value"], strict=True))["loss.name"] == "ce"

@@ -14,7 +14,7 @@ from trainer import schemas
 
 
 def test_mnist_reads_idx_files_through_torchvision(make_cfg, data_dir):
-    data = tasks.get("mnist").build(make_cfg("task=mnist").task)
+    data = tasks.get("mnist").build(make_cfg("task.val_fraction=0", "task=mnist").task)
     assert data.x_train.shape == (200, 28, 28) and data.x_train.dtype == torch.uint8
     assert data.y_train.dtype == torch.int64 and set(data.y_train.tolist()) == set(range(10))
     assert data.x_test.shape == (100, 28, 28)
@@ -76,15 +76,16 @@ def test_data_dir_that_is_a_file(make_cfg, tmp_path):
 def test_fashion_mnist_copies_from_a_local_package_folder(make_cfg, tmp_path, monkeypatch):
     package = write_mnist_like(tmp_path / "pkg", "x")  # plain files stand in for Debian's .gz
     monkeypatch.setattr(idx, "debian_fashion_mnist_dir", lambda: package)
-    cfg = make_cfg("task=fashion_mnist", f"task.data_dir={tmp_path / 'fresh'}",
-                   "task.download=false")
+    cfg = make_cfg("task.val_fraction=0", "task=fashion_mnist",
+                   f"task.data_dir={tmp_path / 'fresh'}", "task.download=false")
     data = tasks.get("fashion_mnist").build(cfg.task)
     assert data.x_train.shape == (200, 28, 28)
     assert (tmp_path / "fresh" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
 
 
 def test_binary_subset_keeps_only_the_chosen_digits(make_cfg):
-    cfg = make_cfg("task=mnist_binary", "task.positive=[3,8]", "task.negative=[5]")
+    cfg = make_cfg("task.val_fraction=0", "task=mnist_binary", "task.positive=[3,8]",
+                   "task.negative=[5]")
     full = tasks.get("mnist").build(cfg.task)
     data = tasks.get("mnist_binary").build(cfg.task)
     wanted = torch.isin(full.y_train, torch.tensor([3, 5, 8]))
@@ -107,8 +108,9 @@ def test_binary_digit_checks(make_cfg, override, message):
 
 
 def test_regression_outliers_corrupt_training_targets_only(make_cfg):
-    clean = tasks.get("regression").build(make_cfg("task.outlier_fraction=0.0").task)
-    dirty = tasks.get("regression").build(make_cfg("task.outlier_fraction=0.25").task)
+    pool = "task.val_fraction=0"  # the task's own data, before the validation split
+    clean = tasks.get("regression").build(make_cfg(pool, "task.outlier_fraction=0.0").task)
+    dirty = tasks.get("regression").build(make_cfg(pool, "task.outlier_fraction=0.25").task)
     assert dirty.corrupted.sum().item() == 64 and dirty.info["outlier_fraction"] == 0.25
     assert torch.equal(clean.x_test, dirty.x_test) and torch.equal(clean.y_test, dirty.y_test)
     shift = dirty.y_train - clean.y_train

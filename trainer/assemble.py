@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,16 @@ from torch import nn
 import tasks
 from lossbench.contract import Task, TaskData
 from lossbench.errors import Misfit, UserError, require
-from trainer import checkpoint, losses, models, optimizers, results, resume, schemas
+from trainer import losses, models, optimizers, results, schemas
 from trainer.settings import DEVICES, Settings
+
+
+@dataclass
+class Checked:
+    """What the checks found: nothing has been read or built yet."""
+    task: Task
+    device: torch.device
+    record: dict[str, Any]  # metrics.json as it starts
 
 
 @dataclass
@@ -35,8 +42,8 @@ class Parts:
     record: dict[str, Any]  # metrics.json as it starts
 
 
-def assemble(cfg: DictConfig, run_dir: Path) -> Parts:
-    """Check, then build on the device; UserError (Misfit for a pair that does not fit) if not."""
+def check_all(cfg: DictConfig) -> Checked:
+    """Every value, the pair and the device; UserError (Misfit for a pair that does not fit)."""
     schemas.check(cfg)  # every key and value, before even the record is made of them
     record = results.new_record(cfg)
     task = tasks.get(cfg.task.name)
@@ -46,6 +53,13 @@ def assemble(cfg: DictConfig, run_dir: Path) -> Parts:
     if str(cfg.trainer.precision) == "16" and device.type != "cuda":
         raise UserError(f"trainer.precision=16 needs CUDA, but the run is on {device}; "
                         "use trainer.precision=bf16 or 32.")
+    return Checked(task, device, record)
+
+
+def assemble(cfg: DictConfig, checked: Checked, state: dict[str, Any] | None) -> Parts:
+    """Data, model, loss and optimizer on the device, for a config that passed `check_all`.
+    `state` is the checkpoint to continue from (trainer/claim.py loaded and checked it)."""
+    task, device = checked.task, checked.device
     seed_everything(cfg.seed)
     data = task.build(cfg.task).to(device)
     models.check_fits(cfg.model, data.input_shape, data.n_outputs, cfg.task.batch_size,
@@ -53,11 +67,8 @@ def assemble(cfg: DictConfig, run_dir: Path) -> Parts:
     model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
     loss_fn = losses.build(dict(cfg.loss), data.kind)
     optimizer = optimizers.build(cfg.optim, model.parameters())
-    state = checkpoint.load(run_dir, device) if cfg.trainer.resume else None
-    if state is not None:
-        resume.check_same_run(state["record"]["hparams"], record["hparams"], run_dir)
     return Parts(task, device, Settings.from_config(cfg), data, model, loss_fn, optimizer, state,
-                 record)
+                 checked.record)
 
 
 def misfit(cfg: DictConfig, task: Task) -> str | None:

@@ -1,12 +1,16 @@
 """checkpoints/last.pt: everything needed to continue a run as if it never stopped.
 
 Written atomically after every epoch and read back with `weights_only=True`, so
-a checkpoint can hold tensors and plain Python values but never run code.
+a checkpoint can hold tensors and plain Python values but never run code. A file
+that is not a checkpoint lossbench wrote (truncated, empty, something else, a
+folder) is one line naming it and what to do, never torch's own advice.
 """
 
 from __future__ import annotations
 
+import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +19,17 @@ import torch
 from torch import nn
 
 from lossbench import files
+from trainer import storage
+from trainer.lock import Refused
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
+TEMP_PREFIX = ".last.pt."  # the sibling a checkpoint is written to before the rename
+# What a checkpoint must hold, and of which type, for `restore` to use it.
+FIELDS = {"epoch": int, "model": dict, "optimizer": dict, "rng": dict, "record": dict}
+
+
+class CorruptCheckpoint(Refused):
+    """checkpoints/last.pt is there but cannot be a lossbench checkpoint."""
 
 
 def rng_states(order: torch.Generator) -> dict[str, Any]:
@@ -46,7 +59,6 @@ def restore_rng(states: dict[str, Any], order: torch.Generator) -> None:
 def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
          order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any]) -> None:
     path = run_dir / CHECKPOINT
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "epoch": record["epochs_completed"],
         "model": model.state_dict(),
@@ -55,15 +67,49 @@ def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
         "rng": rng_states(order),
         "record": record,
     }
-    with files.atomic_write(path) as f:
-        torch.save(state, f)
+    # Through a file object, so a full disk surfaces as the OSError behind torch's
+    # RuntimeError; lossbench.files syncs it before the rename.
+    with storage.writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with files.atomic_write(path) as f:
+            torch.save(state, f)
+
+
+def remove_temp_files(run_dir: Path) -> None:
+    """What a run killed in the middle of a write left; call only while holding the run dir."""
+    for tmp in (run_dir / CHECKPOINT).parent.glob(f"{TEMP_PREFIX}*"):
+        tmp.unlink(missing_ok=True)
 
 
 def load(run_dir: Path, device: torch.device) -> dict[str, Any] | None:
+    """The checkpoint, or None when the run has none yet; CorruptCheckpoint for a bad one."""
     path = run_dir / CHECKPOINT
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return None
-    return torch.load(path, map_location=device, weights_only=True)
+
+    def refuse(why: str) -> CorruptCheckpoint:
+        return CorruptCheckpoint(
+            f"{path} {why}, so the run cannot continue from it; delete it to restart the run "
+            "from epoch 1 (trainer.resume=true), or start over in another run dir.")
+
+    if path.is_dir():
+        raise refuse("is a folder, not a checkpoint file")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except EOFError:
+        raise refuse("is empty") from None
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+            AttributeError, IndexError, KeyError, TypeError):
+        # Only our words: torch's message would suggest weights_only=False, i.e.
+        # running whatever code the file holds.
+        raise refuse("is truncated or not a lossbench checkpoint") from None
+    except OSError as err:
+        raise refuse(f"cannot be read ({err.strerror})") from None
+    wrong = [k for k, kind in FIELDS.items() if not isinstance(state, dict)
+             or not isinstance(state.get(k), kind) or isinstance(state.get(k), bool)]
+    if wrong:
+        raise refuse(f"lacks or mistypes {', '.join(wrong)}: not a lossbench checkpoint")
+    return state
 
 
 def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,

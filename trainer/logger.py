@@ -1,67 +1,81 @@
-"""Where a run's numbers go: TensorBoard scalars and hparams, and metrics.json."""
+"""Where a run's numbers go: the configured sinks (TensorBoard, CSV) and metrics.json."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from omegaconf import MISSING
-
+from lossbench.errors import require
 from lossbench.metrics import higher_is_better
-from lossbench.schema import Number
 from lossbench.status import RunStatus
-from trainer import results
+from trainer import provenance, results
+from trainer.sinks import SINKS
 
 log = logging.getLogger("lossbench")
 
 
-@dataclass
-class TensorBoardConfig:
-    """configs/logger/tensorboard.yaml"""
-
-    # How often TensorBoard's writer thread flushes to disk; each epoch flushes anyway.
-    flush_secs: Annotated[int, Number(low=1)] = MISSING
-
-
 class RunLogger:
-    """Writes the contract's TensorBoard tags and keeps metrics.json current."""
+    """Writes the contract's scalar tags to every sink and keeps metrics.json current.
 
-    def __init__(self, run_dir: Path, record: dict[str, Any], flush_secs: int = 30,
-                 purge_step: int | None = None, started: float | None = None) -> None:
-        from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
+    `loggers` is `cfg.logger`: a sink's name → its options (`{"tensorboard": {}}` when
+    not given). A resumed run passes `purge_step`, the first step after its checkpoint:
+    every sink drops what the interrupted session logged from there on.
+    """
 
+    def __init__(self, run_dir: Path, record: dict[str, Any],
+                 loggers: Mapping[str, Any] | None = None, purge_step: int | None = None,
+                 started: float | None = None) -> None:
         self.run_dir = run_dir
         self.record = record
+        self.staged: dict[str, Any] = {}  # the newest epoch, until commit()
         # Wall time: what the record already holds (earlier sessions of a resumed
         # run) plus this session's, counted from `started` (a perf_counter reading).
         self.earlier_s = record["wall_s"]
         self.started = time.perf_counter() if started is None else started
-        # purge_step: TensorBoard drops what an interrupted run logged after its
-        # checkpoint, so a resumed run's curves have no duplicated steps.
-        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=flush_secs,
-                                    purge_step=purge_step)
+        loggers = {"tensorboard": {}} if loggers is None else loggers
+        for name in loggers:
+            require(name in SINKS, "logger", name, f"any of {', '.join(SINKS)}")
+        self.sinks = [SINKS[name](run_dir, purge_step, **dict(options or {}))
+                      for name, options in loggers.items()]
+        if record.get("env"):  # once per session, at the step the session starts from
+            self.text("env", provenance.markdown(record["env"]), purge_step or 0)
         results.write(run_dir, record)
 
     def step(self, tag: str, value: float, global_step: int) -> None:
-        self.writer.add_scalar(tag, value, global_step)
+        for sink in self.sinks:
+            sink.scalar(tag, value, global_step)
+
+    def text(self, tag: str, text: str, global_step: int) -> None:
+        for sink in self.sinks:
+            sink.text(tag, text, global_step)
 
     def epoch(self, entry: dict[str, float], global_step: int) -> None:
-        """One finished epoch: its scalars to TensorBoard, its entry to the record."""
+        """One finished epoch: its scalars to the sinks, its entry to the record."""
         epoch = int(entry["epoch"])
         for tag, value in entry.items():
             if "/" in tag:
-                self.writer.add_scalar(tag, value, global_step)
-        self.writer.add_scalar("epoch", epoch, global_step)  # maps steps to epochs for readers
-        self.writer.flush()
+                self.step(tag, value, global_step)
+        self.step("epoch", epoch, global_step)  # maps steps to epochs for readers
+        for sink in self.sinks:
+            sink.flush()
         history = [*self.record["history"], entry]
-        self.record.update(history=history, epochs_completed=epoch, final=_metrics(entry),
-                           best=_best(history), wall_s=self.wall_s())
+        # Staged, not yet the record: until its checkpoint is on disk, an interrupt
+        # or a failure must record only the epochs a resume can start after.
+        self.staged = dict(history=history, epochs_completed=epoch, final=_metrics(entry),
+                           best=_best(history), selected=_selected(history),
+                           wall_s=self.wall_s())
+
+    def staged_record(self) -> dict[str, Any]:
+        """The record as it will be once the staged epoch is committed: the checkpoint's copy."""
+        return {**self.record, **self.staged}
 
     def commit(self) -> None:
         """metrics.json catches up with the epoch, once its checkpoint is on disk."""
+        self.record.update(self.staged)
+        self.staged = {}
         results.write(self.run_dir, self.record)
         entry = self.record["history"][-1]
         shown = "  ".join(f"{k} {v:.4g}" for k, v in entry.items() if "/" in k)
@@ -70,19 +84,15 @@ class RunLogger:
     def wall_s(self) -> float:
         return round(self.earlier_s + time.perf_counter() - self.started, 3)
 
-    def finish(self, status: RunStatus, reason: str | None) -> dict[str, Any]:
-        from torch.utils.tensorboard.summary import hparams
+    def close(self) -> None:
+        """Close the sinks without finishing the record (benchmarks, tests)."""
+        for sink in self.sinks:
+            sink.close()
 
+    def finish(self, status: RunStatus, reason: str | None) -> dict[str, Any]:
         self.record.update(status=str(status), reason=reason, wall_s=self.wall_s())
-        # Only the session summaries: TensorBoard builds the experiment from all
-        # runs under --logdir, so a sweep's HParams tab lists every swept value.
-        # The metric tags point at the scalars already logged; no duplicates.
-        metric_tags = {k: 0.0 for k in self.record["final"]}
-        _, start, end = hparams(self.record["hparams"], metric_tags)
-        writer = self.writer._get_file_writer()
-        writer.add_summary(start)
-        writer.add_summary(end)
-        self.writer.close()
+        for sink in self.sinks:
+            sink.close(self.record["hparams"], list(self.record["final"]))
         results.write(self.run_dir, self.record)
         return self.record
 
@@ -92,6 +102,7 @@ def _metrics(entry: dict[str, float]) -> dict[str, float]:
 
 
 def _best(history: list[dict[str, float]]) -> dict[str, float]:
+    """Each test metric at its own best epoch: the oracle figure, chosen by the test set."""
     best: dict[str, float] = {}
     for tag in history[-1]:
         if tag.startswith("test/"):
@@ -100,3 +111,19 @@ def _best(history: list[dict[str, float]]) -> dict[str, float]:
             if values:
                 best[tag] = pick(values)
     return best
+
+
+def _selected(history: list[dict[str, float]]) -> dict[str, float] | None:
+    """The epoch with the best validation main metric, and every test metric at that epoch.
+
+    The main metric is the task's first (evaluate() puts it first): val/accuracy or val/mse.
+    Rebuilt from the whole history, so a resumed run selects as an uninterrupted one would;
+    a tie goes to the earliest epoch. None without a validation split.
+    """
+    tag = next((t for t in history[-1] if t.startswith("val/") and t != "val/loss"), None)
+    scored = [h for h in history if tag and h.get(tag) == h.get(tag)]  # drop NaN
+    if not scored:
+        return None
+    sign = 1 if higher_is_better(tag) else -1
+    chosen = max(scored, key=lambda h: (sign * h[tag], -h["epoch"]))
+    return {"epoch": chosen["epoch"], **{k: v for k, v in chosen.items() if k.startswith("test/")}}

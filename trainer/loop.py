@@ -19,7 +19,7 @@ from torch import nn
 from lossbench.contract import TaskData
 from lossbench.metrics import compute
 from lossbench.status import RunStatus
-from trainer import checkpoint
+from trainer import checkpoint, signals
 from trainer.diagnostics import OutputGradients
 from trainer.logger import RunLogger
 from trainer.settings import Settings
@@ -61,14 +61,17 @@ def steps_per_epoch(n_train: int, cfg: Settings) -> int:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tuple[str, ...],
-             autocast: torch.autocast | None = None, batch_size: int = 4096) -> dict[str, float]:
-    """Clean-test metrics, from one pass in large batches and one copy to the host."""
+             autocast: torch.autocast | None = None, batch_size: int = 4096,
+             split: str = "test") -> dict[str, float]:
+    """`<split>/<metric>` and `<split>/loss` on the clean test set or the validation split,
+    from one pass in large batches and one copy to the host."""
+    x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
     model.eval()
     with autocast or torch.autocast("cpu", enabled=False):
-        outputs = torch.cat([model(data.prepare(x)) for x in data.x_test.split(batch_size)])
+        outputs = torch.cat([model(data.prepare(batch)) for batch in x.split(batch_size)])
     model.train()
-    scores = {f"test/{k}": v for k, v in compute(metrics, outputs, data.y_test).items()}
-    scores["test/loss"] = loss_fn(outputs, data.y_test).item()
+    scores = {f"{split}/{k}": v for k, v in compute(metrics, outputs, y).items()}
+    scores[f"{split}/loss"] = loss_fn(outputs, y).item()
     return scores
 
 
@@ -168,17 +171,22 @@ def end_epoch(run: Training, epoch: int, train_loss: float, started: float) -> N
     """Evaluate, log the epoch, checkpoint it, then let metrics.json claim it."""
     entry = {"epoch": epoch, "train/loss_epoch": train_loss}
     entry.update(evaluate(run.forward, run.data, run.loss_fn, run.metrics, run.autocast))
+    if run.data.x_val is not None:
+        entry.update(evaluate(run.forward, run.data, run.loss_fn, run.metrics, run.autocast,
+                              split="val"))
     if not _finite_parameters(run.model):
         raise Diverged(f"a model parameter became NaN or Inf in epoch {epoch}")
     entry["time_s"] = round(time.perf_counter() - started, 4)
-    # Epoch scalars share the step axis of train/loss, so a resumed run's
-    # purge_step removes everything after its checkpoint, whatever the tag.
-    run.logger.epoch(entry, global_step=epoch * run.steps)
-    # Checkpoint before metrics.json, so the record never claims an epoch
-    # that a resume could not start after.
-    checkpoint.save(run.logger.run_dir, run.model, run.optimizer, run.order, run.scaler,
-                    run.logger.record)
-    run.logger.commit()
+    # Ctrl-C and SIGTERM wait for the checkpoint and metrics.json to agree.
+    with signals.deferred():
+        # Epoch scalars share the step axis of train/loss, so a resumed run's
+        # purge_step removes everything after its checkpoint, whatever the tag.
+        run.logger.epoch(entry, global_step=epoch * run.steps)
+        # Checkpoint before metrics.json, so the record never claims an epoch
+        # that a resume could not start after.
+        checkpoint.save(run.logger.run_dir, run.model, run.optimizer, run.order, run.scaler,
+                        run.logger.staged_record())
+        run.logger.commit()
 
 
 def _finite_parameters(model: nn.Module) -> bool:

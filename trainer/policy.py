@@ -1,15 +1,15 @@
 """How a run ends when something goes wrong, written once (after lightning-hydra-template's
-task_wrapper): a user's mistake raises in a single run and is recorded in a sweep, and
-Ctrl-C, SIGTERM or a crash leave a metrics.json that says so."""
+task_wrapper): the run dir is claimed before anything is written there, a user's mistake
+raises in a single run and is recorded in a sweep, any other exception in a sweep is
+recorded and the sweep goes on, and Ctrl-C, SIGTERM or a crash leave a metrics.json
+that says so."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ from omegaconf import DictConfig
 
 from lossbench.errors import Misfit, UserError
 from lossbench.status import RunStatus
-from trainer import results
+from trainer import hydra_output, results, signals, sweep
+from trainer.claim import Claim, claim
 from trainer.logger import RunLogger
 
 log = logging.getLogger("lossbench")
@@ -25,56 +26,129 @@ log = logging.getLogger("lossbench")
 Record = dict[str, Any]
 
 
-class RunDirTaken(UserError):
-    """The run dir holds another run's metrics.json: starting over would overwrite it."""
+class Progress:
+    """How far a run got, so that however it ends its record says so; handed to the run."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, claimed: Claim) -> None:
+        self.cfg, self.run_dir = cfg, run_dir
+        self.started = time.perf_counter()
+        self.state = claimed.state  # the checkpoint to continue from, or None
+        self.record: Record | None = None
+        self.written = False  # metrics.json holds this run's record
+        self.logger: RunLogger | None = None  # training has started
+
+    def checked(self, record: Record) -> None:
+        """Every value has passed its check: the record an interrupt from here will write."""
+        self.record = record
+
+    def training(self, logger: RunLogger) -> None:
+        """The logger has written the record: from here on every way out is recorded."""
+        self.logger = logger
+        self.written = True
+
+    def where(self) -> str:
+        if self.logger is None:
+            return "during start-up"
+        return f"during epoch {self.logger.record['epochs_completed'] + 1}"
+
+    def end(self, status: RunStatus, reason: str) -> Record:
+        """Record how the run ended. A record that cannot be written (a full disk) is
+        logged, not raised over the error that ended the run."""
+        try:
+            if self.logger is not None:
+                return self.logger.finish(status, reason)  # the committed epochs only
+            if self.record is None:
+                try:
+                    self.record = results.new_record(self.cfg)
+                except Exception:  # the config itself is what failed
+                    self.record = results.fallback_record(self.cfg)
+            self.record.update(status=str(status), reason=reason,
+                               wall_s=round(time.perf_counter() - self.started, 3))
+            results.write(self.run_dir, self.record)
+            self.written = True
+        except Exception as err:
+            log.error("could not record status %s in %s: %s", status, self.run_dir, err)
+        return self.record or {"status": str(status), "reason": reason}
 
 
-def single_or_sweep(run: Callable[[DictConfig, Path], Record]
-                    ) -> Callable[..., Record]:
-    """`run(cfg, run_dir)` made into `run(cfg, run_dir, multirun=False)`.
+def single_or_sweep(run: Callable[[DictConfig, Path, Progress], Record]
+                    ) -> Callable[..., Record | None]:
+    """`run(cfg, run_dir, progress)` made into `run(cfg, run_dir, multirun=False)`.
 
-    A UserError raises in a single run. In a multirun one bad job must not
-    stop the others: it is recorded instead (`skipped` for a pair that does
-    not fit, `failed` for a bad value) and the sweep goes on; a taken run dir
-    is left as it is.
+    First the run dir is claimed (trainer/claim.py): locked, and checked for what it
+    holds. A dir that is busy or may not be written is refused with nothing written
+    there: UserError in a single run; in a sweep the job returns None, counted as
+    refused. A resume of a finished run returns its record. Then `.hydra/` and the log
+    are written and `run` goes. A UserError raises in a single run (recorded only once
+    training has started: a full disk); in a sweep every exception is recorded
+    (`skipped` for a pair that does not fit, `failed` otherwise) and the sweep goes
+    on. Ctrl-C or SIGTERM records `interrupted`, during start-up too, and raises
+    signals.Interrupted.
     """
     @functools.wraps(run)
-    def wrapper(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Record:
+    def wrapper(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Record | None:
+        signals.interrupt_on_sigterm()
+        if multirun:
+            sweep.note(run_dir, RunStatus.RUNNING)
         try:
-            return run(cfg, run_dir)
-        except RunDirTaken as err:
+            claimed = claim(run_dir, _hparams(cfg), bool(cfg.trainer.resume))
+        except Exception as err:  # refused, or a run dir that cannot be written at all
             if not multirun:
                 raise
-            log.error("%s", err)
-            return results.read(run_dir)
-        except UserError as err:
-            if not multirun:
-                raise
-            status = RunStatus.SKIPPED if isinstance(err, Misfit) else RunStatus.FAILED
-            record = results.new_record(cfg)
-            record.update(status=str(status), reason=str(err))
-            results.write(run_dir, record)
-            log.warning("%s: %s", status, err)
+            # Nothing can be recorded in a dir the job does not hold: counted as refused.
+            log.error("refused: %s", err, exc_info=not isinstance(err, UserError))
+            sweep.note(run_dir, sweep.REFUSED, str(err))
+            return None
+        try:
+            if claimed.finished is not None:
+                log.info("%s already finished (status %s): nothing to resume", run_dir,
+                         claimed.finished["status"])
+                if multirun:
+                    sweep.note(run_dir, sweep.FINISHED_BEFORE)
+                return claimed.finished
+            record = _recorded(run, cfg, run_dir, Progress(cfg, run_dir, claimed), multirun,
+                               claimed.notes)
+            if multirun:
+                sweep.note(run_dir, record["status"], record["reason"])
             return record
+        finally:
+            claimed.release()
 
     return wrapper
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt("SIGTERM")
-
-
-@contextmanager
-def recorded_end(logger: RunLogger) -> Iterator[None]:
-    """Ctrl-C or SIGTERM records `interrupted`, a crash `failed`; both still raise."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+def _hparams(cfg: DictConfig) -> Record | None:
     try:
-        yield
+        return results.flat_hparams(cfg)
+    except Exception:  # an unresolvable value: the run fails and records why
+        return None
+
+
+def _recorded(run: Callable[[DictConfig, Path, Progress], Record], cfg: DictConfig,
+              run_dir: Path, progress: Progress, multirun: bool, notes: list[str]) -> Record:
+    """`run`, with every way out recorded."""
+    try:
+        hydra_output.write(run_dir, cfg)
+        for line in notes:
+            log.info(line)
+        return run(cfg, run_dir, progress)
     except KeyboardInterrupt as err:
-        epoch = logger.record["epochs_completed"] + 1
-        logger.finish(RunStatus.INTERRUPTED, f"{str(err) or 'SIGINT'} during epoch {epoch}")
-        raise
+        reason = f"{str(err) or 'SIGINT'} {progress.where()}"
+        progress.end(RunStatus.INTERRUPTED, reason)
+        if multirun:
+            sweep.note(run_dir, RunStatus.INTERRUPTED, reason)
+        raise signals.Interrupted(reason, recorded=progress.written) from err
     except Exception as err:
-        logger.finish(RunStatus.FAILED, f"{type(err).__name__}: {err}")
-        raise
+        if not multirun and isinstance(err, UserError) and progress.logger is None:
+            raise  # a single run's mistake (config, data, pair) before training: one line
+        status = RunStatus.SKIPPED if isinstance(err, Misfit) else RunStatus.FAILED
+        reason = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        record = progress.end(status, reason)
+        if not multirun:
+            raise
+        # In a sweep one bad job must not stop the others: recorded, and the sweep goes on.
+        if isinstance(err, UserError):
+            log.warning("%s: %s", status, err)
+        else:
+            log.error("%s: %s", status, reason, exc_info=True)
+        return record

@@ -2,7 +2,7 @@
 
 Each group option's schema sits beside the code that uses it (`Config` in each
 task module, `models.SCHEMAS`, `optimizers.SCHEMAS`, each loss's signature,
-`logger.TensorBoardConfig`, `settings.TrainerConfig`). `register()` stores them in
+`sinks.SCHEMAS`, `settings.TrainerConfig`). `register()` stores them in
 Hydra's ConfigStore as `schema/<group>/<option>`; each YAML file in configs/
 names its schema in its defaults list, so OmegaConf refuses wrong types and
 overrides of undeclared keys while composing. `check()` does the rest after
@@ -22,9 +22,8 @@ import tasks
 from lossbench import checking
 from lossbench.metrics import direction
 from lossbench.schema import Number
-from trainer import losses, models, optimizers
-from trainer.logger import TensorBoardConfig
-from trainer.objective import ObjectiveConfig
+from trainer import losses, models, optimizers, sinks
+from trainer.objective import ObjectiveConfig, default_metric
 from trainer.objective import check as check_objective
 from trainer.settings import TrainerConfig
 
@@ -54,15 +53,29 @@ def groups() -> dict[str, dict[str, type]]:
         "model": dict(models.SCHEMAS),
         "optim": dict(optimizers.SCHEMAS),
         "trainer": {"default": TrainerConfig},
-        "logger": {"tensorboard": TensorBoardConfig},
+        "logger": dict(sinks.SCHEMAS),
     }
 
 
+# Groups whose options may be chosen together ('logger=[tensorboard,csv]'): each option's
+# keys sit under <group>.<option> (its YAML's `# @package`), not under <group>.
+SEVERAL = ("logger",)
+
+
+def prefix(group: str, name: str) -> str:
+    """Where an option's keys sit in the composed config: `task`, or `logger.csv`."""
+    return f"{group}.{name}" if group in SEVERAL else group
+
+
 def register() -> None:
-    """What Hydra must know before it composes configs/: every schema, in its ConfigStore,
-    and the resolver configs/train.yaml's objective.direction uses (the metric's own way)."""
+    """What Hydra must know before it composes configs/: the resolvers train.yaml's objective
+    uses (the task's main metric, and that metric's direction) and every schema, in its
+    ConfigStore. Runs when this module is imported, and again where a process may not have."""
     OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
+    OmegaConf.register_new_resolver("main_metric", default_metric, replace=True)
     store = ConfigStore.instance()
+    if "schema" in store.repo:
+        return  # stored already in this process (or handed over by a launcher)
     store.store(group="schema", name="train", node=TrainConfig)
     for group, options in groups().items():
         for name, schema in options.items():
@@ -88,3 +101,6 @@ def check(cfg: DictConfig) -> None:
 def translate(err: BaseException) -> str | None:
     """The message for a config Hydra could not compose; None when the error is not the user's."""
     return checking.translate(err, groups())
+
+
+register()  # whoever composes configs/ has imported this module (trainer.assemble does)

@@ -92,7 +92,7 @@ def run_trainer(args, data, device, steps: int | None, clock: Clock,
         logger = RunLogger(Path(run_dir), results.new_record(cfg))
         with clock:
             fit(model, data, loss_fn, optimizer, settings, metrics, logger)
-        logger.writer.close()
+        logger.close()
     return args.epochs * min(len(data.x_train), (steps or math.inf) * args.batch_size)
 
 

@@ -3,9 +3,12 @@
     python scripts/report.py logs/multiruns/2025-01-01_12-00-00
     python scripts/report.py logs/multiruns/<time> --target test/accuracy=0.95
     python -m scripts.reporting logs/multiruns/<time>                # the same
+    python scripts/report.py logs/multiruns/<time> --reference gce --measure final
 
 Writes <dir>/report/: results.csv (one row per run), summary.md (per task × loss ×
-swept value, seeds averaged) and PNG plots; prints the summary.
+swept value, seeds averaged with 95 % intervals; paired comparisons against a
+reference loss; average ranks), comparisons.csv, ranks.png and the curve plots;
+prints the summary.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scripts.reporting import plots, runs, summary
+from scripts.reporting import comparisons, plots, ranks, runs, summary
 
 
 def parse_target(text: str) -> tuple[str, float]:
@@ -33,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=parse_target, action="append", default=[],
                         metavar="METRIC=VALUE",
                         help=f"epochs-to-target threshold; repeatable (defaults: {defaults})")
+    parser.add_argument("--reference", metavar="LOSS",
+                        help="the loss every other is compared with (default: "
+                        + ", ".join(f"{v} for {k}" for k, v in comparisons.REFERENCE.items())
+                        + " tasks)")
+    parser.add_argument("--measure", choices=comparisons.MEASURES, default="selected",
+                        help="what the paired tests and ranks compare: the epoch selected on "
+                        "validation (default; final where runs have no validation split) "
+                        "or the final epoch")
     args = parser.parse_args(argv)
     if not args.dir.is_dir():
         sys.exit(f"error: {args.dir} is not a directory.")
@@ -45,9 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(exist_ok=True)
     found.table.to_csv(out / "results.csv", index=False)
     summaries = summary.summarise(found, {**summary.TARGETS, **dict(args.target)})
-    text = summary.render(found, summaries, str(args.dir))
+    dims = summary.dimensions(found.table, found.swept)
+    paired = comparisons.compare(found, summaries, dims, args.reference, args.measure)
+    if not paired.table.empty:
+        paired.table.to_csv(out / "comparisons.csv", index=False)
+    ranked = ranks.rank(found, summaries, dims, args.measure)
+    sections = [*comparisons.render(paired, dims), "", "## Ranks across tasks and settings",
+                "", *ranks.render(ranked, args.measure)]
+    text = summary.render(found, summaries, str(args.dir), sections)
     (out / "summary.md").write_text(text)
     images = plots.draw(found, summaries, out)
+    if ranked is not None and (diagram := ranks.draw(ranked, out / "ranks.png")):
+        images.append(diagram)
     print(text)
     print(f"wrote {out / 'results.csv'}, {out / 'summary.md'} and {len(images)} plot(s):")
     for image in images:

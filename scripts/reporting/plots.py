@@ -1,6 +1,7 @@
 """Figures for a write-up: curves per task, and the main metric against each swept number.
 
-Lines are the mean over seeds; the shaded band spans the lowest to the highest seed.
+Lines are the mean over seeds; the shaded band is its 95 % Student-t confidence
+interval (none where there is one seed).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import pandas as pd
 
 from lossbench.metrics import higher_is_better
 from lossbench.status import RunStatus
+from scripts.reporting import stats
 from scripts.reporting.runs import Runs
-from scripts.reporting.summary import TaskSummary, dimensions, shown
+from scripts.reporting.summary import TaskSummary, dimensions, has_selection, shown
+
+BAND = "band: 95% CI"
 
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.grid": True,
                      "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
@@ -43,10 +47,19 @@ def numeric(table: pd.DataFrame, column: str) -> bool:
                                    for v in values)
 
 
-def band(ax: plt.Axes, x: pd.Series, stats: pd.DataFrame, style: dict, label: str) -> None:
-    ax.plot(x, stats["mean"], label=label, markersize=4, **{
+def intervals(grouped: pd.core.groupby.SeriesGroupBy) -> pd.DataFrame:
+    """Per group: mean, and low/high of its 95 % interval over seeds (NaN for one seed)."""
+    agg = grouped.agg(["mean", "std", "count"])
+    half = stats.half_width(agg["std"].to_numpy(), agg["count"].to_numpy())
+    return pd.DataFrame({"mean": agg["mean"], "low": agg["mean"] - half,
+                         "high": agg["mean"] + half}, index=agg.index)
+
+
+def band(ax: plt.Axes, x: pd.Series, values: pd.DataFrame, style: dict, label: str) -> None:
+    ax.plot(x, values["mean"], label=label, markersize=4, **{
         **style, "marker": style["marker"] if len(x) <= 20 else None})
-    ax.fill_between(x, stats["min"], stats["max"], color=style["color"], alpha=0.2, linewidth=0)
+    ax.fill_between(x, values["low"].astype(float), values["high"].astype(float),
+                    color=style["color"], alpha=0.2, linewidth=0)
 
 
 def legend(fig: plt.Figure, ax: plt.Axes) -> None:
@@ -84,9 +97,8 @@ def curves_figure(runs: Runs, s: TaskSummary, dims: list[str], out: Path) -> Pat
     fig, axes = grid(len(panels))
     for ax, (title, group) in zip(axes, panels, strict=False):
         for loss, by_loss in group.groupby("loss"):
-            values = curve[curve.run.isin(by_loss.run)]
-            stats = values.groupby("epoch").value.agg(["mean", "min", "max"])
-            band(ax, stats.index.to_series(), stats, style[loss], loss)
+            values = intervals(curve[curve.run.isin(by_loss.run)].groupby("epoch").value)
+            band(ax, values.index.to_series(), values, style[loss], loss)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel(s.metric)
@@ -96,34 +108,37 @@ def curves_figure(runs: Runs, s: TaskSummary, dims: list[str], out: Path) -> Pat
         for ax in axes[: len(panels)]:
             ax.label_outer()
     legend(fig, axes[0])
-    fig.suptitle(f"{s.task}: {s.metric} per epoch (mean over seeds, band: min to max)")
+    fig.suptitle(f"{s.task}: {s.metric} per epoch (mean over seeds, {BAND})")
     return save(fig, out / f"{s.task}_curves.png")
 
 
 def sweep_figure(runs: Runs, s: TaskSummary, key: str, dims: list[str], out: Path) -> Path:
-    """Final and best metric against one swept number, one line per loss (× other values)."""
+    """Final, selected and oracle metric against one swept number, one line per loss."""
     table = runs.table[(runs.table.task == s.task) & (runs.table.status == RunStatus.OK.value)]
     others = [d for d in dims if d != key]
     style = styles(list(set(runs.table[runs.table.task == s.task].loss)))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.9), sharey=True, squeeze=False,
-                             layout="constrained")
-    for ax, kind in zip(axes.flat, ("final", "best"), strict=True):
+    kinds = {"final": "last epoch", "selected": "epoch chosen on validation",
+             "best": "oracle: epoch chosen on test"}
+    if not has_selection(table):
+        del kinds["selected"]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 3.9), sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax, (kind, meaning) in zip(axes.flat, kinds.items(), strict=True):
         column = f"{kind}/{s.metric}"
         for (loss, *rest), group in table.groupby(["loss", *others], dropna=False):
-            stats = group.groupby(key)[column].agg(["mean", "min", "max"]).sort_index()
+            values = intervals(group.groupby(key)[column]).sort_index()
             label = ", ".join([loss, *(f"{d}={v}" for d, v in zip(others, rest, strict=True))])
-            band(ax, stats.index.to_series(), stats, style[loss], label)
-        ax.set_title(f"{kind} {s.metric}" + (" (last epoch)" if kind == "final" else
-                                              " (best epoch)"), fontsize=10)
+            band(ax, values.index.to_series(), values, style[loss], label)
+        ax.set_title(f"{s.metric} ({meaning})", fontsize=10)
         ax.set_xlabel(key)
         ax.set_ylabel(s.metric)
         if log_scale(table[key].astype(float), 100):
             ax.set_xscale("log")
-    values = table[[f"final/{s.metric}", f"best/{s.metric}"]].stack()
+    values = table[[f"{kind}/{s.metric}" for kind in kinds]].stack()
     if not higher_is_better(s.metric) and log_scale(values, 30):
         axes[0, 0].set_yscale("log")
     legend(fig, axes[0, 0])
-    fig.suptitle(f"{s.task}: {s.metric} against {key} (mean over seeds, band: min to max)")
+    fig.suptitle(f"{s.task}: {s.metric} against {key} (mean over seeds, {BAND})")
     return save(fig, out / f"{s.task}_{key.replace('/', '-')}.png")
 
 
@@ -140,9 +155,8 @@ def diagnostics_figure(runs: Runs, s: TaskSummary, dims: list[str], out: Path) -
     fig, axes = grid(len(panels))
     for ax, (title, group) in zip(axes, panels, strict=False):
         for loss, by_loss in group.groupby("loss"):
-            stats = share[share.run.isin(by_loss.run)].groupby("step").value.agg(
-                ["mean", "min", "max"])
-            band(ax, stats.index.to_series(), stats, style[loss], loss)
+            values = intervals(share[share.run.isin(by_loss.run)].groupby("step").value)
+            band(ax, values.index.to_series(), values, style[loss], loss)
         batch = fraction[fraction.run.isin(group.run)].groupby("step").value.mean()
         ax.plot(batch.index, batch.values, color="gray", linestyle=":", linewidth=1.5,
                 label="corrupted share of the batch")

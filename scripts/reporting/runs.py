@@ -13,11 +13,17 @@ import pandas as pd
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-# Columns every row has, whatever was swept; `final/<tag>` and `best/<tag>` follow.
+from scripts.reporting import environment
+from trainer import results
+
+# Columns every row has, whatever was swept; `final/<tag>`, `selected/<tag>` (and
+# `selected/epoch`) and `best/<tag>` follow.
 FIXED = ["run", "task", "loss", "seed", "model", "optim", "lr", "status", "reason",
-         "epochs_completed", "wall_s"]
+         "epochs_completed", "wall_s", *environment.COLUMNS]
 # Keys that name a run's pair and seed, already columns of their own.
 IDENTITY = {"task", "loss", "seed"}
+# A record's metric groups: last epoch, validation-selected epoch, test-selected (oracle).
+KINDS = ("final", "selected", "best")
 
 
 @dataclass
@@ -37,7 +43,13 @@ def overrides(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
         return None
-    parsed = OverridesParser.create().parse_overrides(yaml.safe_load(path.read_text()) or [])
+    try:
+        given = yaml.safe_load(path.read_text()) or []
+        parsed = OverridesParser.create().parse_overrides([str(o) for o in given])
+    except Exception as err:  # edited by hand, or not Hydra's: the record's hparams will do
+        print(f"warning: ignored {path} ({type(err).__name__}): swept values come from "
+              "metrics.json", file=sys.stderr)
+        return None
     # key_or_group drops a leading +/++ and any @package: `+pair=x` sets `pair`.
     return {o.key_or_group: o.value() for o in parsed if not o.is_delete()}
 
@@ -47,10 +59,12 @@ def read(path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        record = {"error": str(err)}
-    if isinstance(record, dict) and {"task", "loss", "status"} <= record.keys():
+        record, problem = None, type(err).__name__
+    else:
+        problem = results.problems(record)
+    if problem is None:
         return record
-    print(f"warning: skipped {path}: not a lossbench metrics.json", file=sys.stderr)
+    print(f"warning: skipped {path}: not a lossbench metrics.json ({problem})", file=sys.stderr)
     return None
 
 
@@ -62,7 +76,8 @@ def row(root: Path, run_dir: Path, record: dict[str, Any]) -> tuple[dict[str, An
     """The run's table row, and the columns its overrides set (candidates for swept)."""
     name = run_dir.relative_to(root).as_posix()
     out: dict[str, Any] = {"run": run_dir.name if name == "." else name}
-    out.update({k: _cell(record.get(k)) for k in FIXED[1:]})
+    out.update({k: _cell(record.get(k)) for k in FIXED[1:] if k not in environment.COLUMNS})
+    out.update(environment.columns(record))
     given = overrides(run_dir)
     hparams = record.get("hparams", {})
     # Typed values from the run's own config where it has the key; the override otherwise.
@@ -73,7 +88,7 @@ def row(root: Path, run_dir: Path, record: dict[str, Any]) -> tuple[dict[str, An
         columns.add(column)
         if column not in FIXED:  # model=cnn, optim=sgd: already columns of the record
             out[column] = _cell(value)
-    for kind in ("final", "best"):
+    for kind in KINDS:
         for tag, value in (record.get(kind) or {}).items():
             out[f"{kind}/{tag}"] = math.nan if value is None else value
     return out, columns - IDENTITY
@@ -85,19 +100,24 @@ def scalars(run_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     Epoch scalars sit at the step that ends their epoch, beside an `epoch` tag that
     maps steps to epochs. tbparse reads each event file on its own, so the purge a
     resumed run's writer asks for is applied here: the newest value of a step wins.
+    Without event files, `scalars.csv` (logger=csv) holds the same scalars.
     """
     from tbparse import SummaryReader
 
     empty = (pd.DataFrame(columns=["run", "tag", "epoch", "value"]),
              pd.DataFrame(columns=["run", "tag", "step", "value"]))
-    if not any(run_dir.glob("events.out.tfevents.*")):
+    if any(run_dir.glob("events.out.tfevents.*")):
+        found = SummaryReader(str(run_dir), event_types={"scalars"}).scalars
+    elif (run_dir / "scalars.csv").is_file():  # a run with logger=csv only
+        found = pd.read_csv(run_dir / "scalars.csv", usecols=["step", "tag", "value"])
+    else:
         return empty
-    found = SummaryReader(str(run_dir), event_types={"scalars"}).scalars
     if found.empty:  # diverged before its first logged step
         return empty
     found = found.drop_duplicates(["tag", "step"], keep="last").assign(run=name)
     epoch_of = found[found.tag == "epoch"].set_index("step").value
-    per_epoch = found[found.tag.str.startswith("test/") | (found.tag == "train/loss_epoch")]
+    per_epoch = found[found.tag.str.startswith(("test/", "val/"))
+                      | (found.tag == "train/loss_epoch")]
     per_epoch = per_epoch.assign(epoch=per_epoch.step.map(epoch_of)).dropna(subset=["epoch"])
     per_step = found[found.tag.str.startswith(("grad/", "data/"))]
     return (per_epoch.astype({"epoch": int})[["run", "tag", "epoch", "value"]],
@@ -136,8 +156,7 @@ def load(root: Path) -> Runs:
     if table.empty:
         return Runs(table, empty, [], no_steps)
     swept = _swept(table, candidates)
-    metrics = [c for kind in ("final/", "best/") for c in sorted(table.columns)
-               if c.startswith(kind)]
+    metrics = [c for kind in KINDS for c in sorted(table.columns) if c.startswith(f"{kind}/")]
     columns = [*FIXED[:4], *(c for c in swept if c not in FIXED), *FIXED[4:], *metrics]
     order = ["task", "loss", *swept, "seed"]
     try:

@@ -1,4 +1,5 @@
-"""Runs grouped by task × loss × swept value: seeds averaged, statuses counted."""
+"""Runs grouped by task × loss × swept value: seeds averaged with 95 % intervals, statuses
+counted."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from lossbench.metrics import higher_is_better
 from lossbench.status import RunStatus
+from scripts.reporting import environment, stats
 from scripts.reporting.runs import Runs
 
 # Default targets for "epochs to reach": a good but not final score for each metric.
@@ -19,6 +21,7 @@ TARGETS = {"test/accuracy": 0.9, "test/auc": 0.95, "test/r2": 0.9, "test/mse": 0
 PREFERRED = ("test/accuracy", "test/mse")
 PROBLEMS = tuple(str(s) for s in RunStatus if s != RunStatus.OK)
 ALWAYS_SHOWN = (str(RunStatus.DIVERGED), str(RunStatus.SKIPPED), str(RunStatus.FAILED))
+OK = RunStatus.OK.value
 
 
 def main_metric(table: pd.DataFrame) -> str | None:
@@ -53,13 +56,19 @@ def shown(value: object) -> object:
     return f"{value:g}" if isinstance(value, float) else value
 
 
-def mean_std(values: pd.Series) -> str:
-    values = values.dropna()
-    if values.empty:
+def mean_ci(values: pd.Series) -> str:
+    """`mean ± half-width of the 95 % Student-t interval`; one value has no interval."""
+    ci = stats.mean_ci(values.dropna().tolist())
+    if ci.n == 0:
         return "—"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.4g}"
-    return f"{values.mean():.4g} ± {values.std():.2g}"
+    if ci.n == 1:
+        return f"{ci.mean:.4g} (one seed)"
+    return f"{ci.mean:.4g} ± {(ci.high - ci.low) / 2:.2g}"
+
+
+def has_selection(table: pd.DataFrame) -> bool:
+    """Whether any run had a validation split, and so a `selected` epoch."""
+    return any(c.startswith("selected/") and table[c].notna().any() for c in table.columns)
 
 
 @dataclass
@@ -76,14 +85,20 @@ def summarise_task(runs: Runs, task: str, dims: list[str],
     metric = main_metric(table)
     target = targets.get(metric) if metric else None
     reached = epochs_to(runs.curves, metric, target) if target is not None else pd.Series()
+    selection = has_selection(table)
     rows = []
     for key, group in table.groupby(["loss", *dims], sort=False, dropna=False):
-        ok = group[group.status == RunStatus.OK.value]
+        ok = group[group.status == OK]
         row = dict(zip(["loss", *dims], map(shown, key), strict=True))
         row.update(runs=len(group), lr=", ".join(f"{v:g}" for v in sorted(set(group.lr))))
         if metric:
-            row[f"final {metric}"] = mean_std(ok.get(f"final/{metric}", pd.Series()))
-            row[f"best {metric}"] = mean_std(ok.get(f"best/{metric}", pd.Series()))
+            row["n"] = int(ok.get(f"final/{metric}", pd.Series()).notna().sum())
+            row[f"final {metric}"] = mean_ci(ok.get(f"final/{metric}", pd.Series()))
+            if selection:
+                row[f"selected {metric}"] = mean_ci(ok.get(f"selected/{metric}", pd.Series()))
+                epochs = ok.get("selected/epoch", pd.Series()).dropna()
+                row["selected epoch"] = f"{epochs.mean():.3g}" if len(epochs) else "—"
+            row[f"oracle {metric}"] = mean_ci(ok.get(f"best/{metric}", pd.Series()))
         if target is not None:
             hits = reached.reindex(ok.run).dropna()
             mean = f"{hits.mean():.3g}" if len(hits) else "—"
@@ -106,23 +121,29 @@ def summarise(runs: Runs, targets: dict[str, float]) -> list[TaskSummary]:
 
 def best_lr(runs: Runs, summaries: list[TaskSummary]) -> pd.DataFrame:
     """When lr was swept: per task × loss (× other swept value), the lr with the best mean
-    final main metric over the runs that finished."""
+    final main metric on the validation split (on the test set only for runs without one),
+    and the test metric at that lr."""
     others = [d for d in dimensions(runs.table, runs.swept) if d != "lr"]
     rows = []
     for s in summaries:
-        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == RunStatus.OK.value)]
+        ok = runs.table[(runs.table.task == s.task) & (runs.table.status == OK)]
         if s.metric is None or ok.empty:
             continue
-        means = ok.groupby(["loss", *others, "lr"], dropna=False)[f"final/{s.metric}"].mean()
+        val = f"final/val/{s.metric.removeprefix('test/')}"
+        chosen_on = val if val in ok and ok[val].notna().any() else f"final/{s.metric}"
+        columns = list(dict.fromkeys([chosen_on, f"final/{s.metric}"]))
+        means = ok.groupby(["loss", *others, "lr"], dropna=False)[columns].mean()
         for key, by_lr in means.groupby(level=list(range(1 + len(others))), dropna=False):
-            by_lr = by_lr.dropna()
+            by_lr = by_lr.dropna(subset=[chosen_on])
             if by_lr.empty:
                 continue
-            best = by_lr.idxmax() if higher_is_better(s.metric) else by_lr.idxmin()
+            on = by_lr[chosen_on]
+            best = on.idxmax() if higher_is_better(s.metric) else on.idxmin()
             key = key if isinstance(key, tuple) else (key,)
             named = dict(zip(["loss", *others], map(shown, key), strict=True))
-            rows.append({"task": s.task, **named,
-                         "best lr": f"{best[-1]:g}", f"final {s.metric}": f"{by_lr[best]:.4g}",
+            rows.append({"task": s.task, **named, "best lr": f"{best[-1]:g}",
+                         "chosen on": chosen_on.removeprefix("final/"),
+                         f"final {s.metric}": f"{by_lr.loc[best, f'final/{s.metric}']:.4g}",
                          "lrs that finished": len(by_lr)})
     return pd.DataFrame(rows)
 
@@ -141,14 +162,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 def status_line(table: pd.DataFrame) -> str:
     counts = table.status.value_counts()
-    parts = [f"{counts[s]} {s}" for s in (RunStatus.OK.value, *PROBLEMS) if s in counts]
-    parts += [f"{n} {s}" for s, n in counts.items() if s not in (RunStatus.OK.value, *PROBLEMS)]
+    parts = [f"{counts[s]} {s}" for s in (OK, *PROBLEMS) if s in counts]
+    parts += [f"{n} {s}" for s, n in counts.items() if s not in (OK, *PROBLEMS)]
     return f"{len(table)} run{'' if len(table) == 1 else 's'}: {', '.join(parts)}."
 
 
 def problems(table: pd.DataFrame, limit: int = 20) -> list[str]:
     """One line per run that did not finish cleanly, so a partial sweep says so."""
-    bad = table[table.status != RunStatus.OK.value]
+    bad = table[table.status != OK]
     lines = [f"- `{r.run}`: {r.status}" + (f": {r.reason}" if r.reason else "")
              for r in bad.head(limit).itertuples()]
     if len(bad) > limit:
@@ -156,16 +177,30 @@ def problems(table: pd.DataFrame, limit: int = 20) -> list[str]:
     return lines
 
 
-def render(runs: Runs, summaries: list[TaskSummary], title: str) -> str:
-    out = [f"# lossbench report: {title}", "", status_line(runs.table), "",
-           "Final and best are the mean ± std over seeds of the runs that finished "
-           "(status ok); `runs` counts every run in the row, whatever its status. "
-           "Epochs to target: the mean first epoch that met it, over the runs that "
-           "did (reached/finished)."]
+EXPLAINED = (
+    "Each cell is the mean over seeds of the runs that finished (status ok, `n` of them) "
+    "± the half-width of its 95 % Student-t confidence interval, mean ± t(n−1)·s/√n. "
+    "`final`: the last epoch. `selected`: the epoch whose validation main metric was best "
+    "(mean epoch in `selected epoch`), so chosen without the test set. `oracle`: each run's "
+    "best test value over its epochs, chosen by looking at the test set, so an optimistic "
+    "figure. `runs` counts every run in the row, whatever its status. Epochs to target: the "
+    "mean first epoch that met it, over the runs that did (reached/finished).")
+
+
+def render(runs: Runs, summaries: list[TaskSummary], title: str,
+           sections: list[str] | None = None) -> str:
+    out = [f"# lossbench report: {title}", "", status_line(runs.table), "", EXPLAINED,
+           *environment.warning(runs.table)]
+    ok = runs.table[runs.table.status == OK]
+    if not ok.empty and ok.groupby(["task", "loss", *dimensions(runs.table, runs.swept)],
+                                   dropna=False).size().max() < 2:
+        out += ["", f"Every row holds one finished run: {stats.NO_INTERVAL}, and no paired "
+                "test. For claims, run several seeds, e.g. `seed='range(10)'`."]
     for s in summaries:
         metric = f"{s.metric} ({'higher' if higher_is_better(s.metric) else 'lower'} is better)" \
             if s.metric else "no finished run"
         out += ["", f"## {s.task}: {metric}", "", markdown_table(s.table)]
+    out += sections or []
     if "lr" in runs.swept and not (lrs := best_lr(runs, summaries)).empty:
         out += ["", "## Best learning rate per task × loss", "", markdown_table(lrs)]
     if bad := problems(runs.table):
