@@ -4,6 +4,10 @@
 
 - symmetric: that fraction of all training labels, chosen at random, each
   moved to one of the other classes chosen uniformly.
+- symmetric_exact: exactly ⌊fraction · n_c⌋ labels of each class c, chosen
+  at random, each moved to one of the other classes chosen uniformly: the
+  per-class count is fixed, as in the noisy-label papers' code (APL's flips
+  ⌊⌊fraction · n⌋ / C⌋ per class, the same count for every class).
 - asymmetric: the class-conditional flips of the noisy-label literature for
   ten classes (Patrini et al. 2017; Zhang & Sabuncu 2018): 7→1, 2→7, 5↔6,
   3→8. That fraction of each of those classes is flipped, so fewer than
@@ -19,6 +23,7 @@ wraps every classification task in `LabelNoise`, so no task applies it by hand.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -30,7 +35,7 @@ from lossbench.contract import Task, TaskData
 from lossbench.errors import require
 from lossbench.schema import Number, OneOf, extended
 
-NOISE_TYPES = ("symmetric", "asymmetric")
+NOISE_TYPES = ("symmetric", "symmetric_exact", "asymmetric")
 # Class → the class its labels are flipped to, by number of classes.
 ASYMMETRIC: dict[int, dict[int, int]] = {10: {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}, 2: {1: 0}}
 
@@ -55,6 +60,11 @@ def flip(y: torch.Tensor, n_classes: int, fraction: float, noise_type: str, seed
         chosen = rng.choice(len(clean), size=round(fraction * len(clean)), replace=False)
         # A shift of 1 to C−1 classes, uniform: every other class equally likely.
         noisy[chosen] = (clean[chosen] + rng.integers(1, n_classes, size=len(chosen))) % n_classes
+    elif noise_type == "symmetric_exact":
+        for c in range(n_classes):
+            members = np.flatnonzero(clean == c)
+            chosen = rng.choice(members, size=exact_count(fraction, len(members)), replace=False)
+            noisy[chosen] = (c + rng.integers(1, n_classes, size=len(chosen))) % n_classes
     else:
         require(n_classes in ASYMMETRIC, "task.noise_type", noise_type,
                 f"asymmetric noise is defined for {sorted(ASYMMETRIC)} classes, not {n_classes}")
@@ -63,6 +73,11 @@ def flip(y: torch.Tensor, n_classes: int, fraction: float, noise_type: str, seed
             chosen = rng.choice(members, size=round(fraction * len(members)), replace=False)
             noisy[chosen] = target
     return torch.as_tensor(noisy, dtype=y.dtype), torch.as_tensor(noisy != clean)
+
+
+def exact_count(fraction: float, n: int) -> int:
+    """⌊fraction · n⌋, without float error: 0.29 · 100 is 28.999999999999996 in binary."""
+    return math.floor(round(fraction * n, 9))
 
 
 def apply(data: TaskData, cfg: DictConfig) -> TaskData:

@@ -29,6 +29,32 @@ def test_symmetric_flips_exactly_the_fraction_each_to_another_class():
         assert targets == set(range(10)) - {c}
 
 
+def test_symmetric_exact_flips_floor_of_the_fraction_of_every_class():
+    # Classes of unequal size, 13 + 7c members, so a share of all labels would not do.
+    clean = torch.cat([torch.full((13 + 7 * c,), c) for c in range(10)])
+    clean = clean[torch.randperm(len(clean), generator=torch.Generator().manual_seed(0))]
+    for fraction in (0.2, 0.29, 0.4, 0.8):
+        noisy, flipped = noise.flip(clean, 10, fraction, "symmetric_exact", seed=3)
+        assert torch.equal(flipped, noisy != clean)
+        for c in range(10):
+            n_c = 13 + 7 * c
+            # ⌊η·n_c⌋ in integers: 29 · n_c // 100 for η = 0.29, and so on.
+            assert flipped[clean == c].sum().item() == round(fraction * 100) * n_c // 100
+        for c in range(10):  # to other classes, never to itself
+            assert c not in noisy[(clean == c) & flipped].tolist()
+
+
+def test_symmetric_exact_spreads_flips_evenly_over_the_other_classes():
+    from scipy.stats import chisquare
+
+    clean = torch.arange(20000) % 10
+    noisy, flipped = noise.flip(clean, 10, 0.5, "symmetric_exact", seed=0)
+    for c in (0, 7):
+        counts = torch.bincount(noisy[(clean == c) & flipped], minlength=10)
+        others = [counts[k].item() for k in range(10) if k != c]
+        assert sum(others) == 1000 and chisquare(others).pvalue > 1e-4
+
+
 def test_asymmetric_flips_the_literature_pairs_only():
     noisy, flipped = noise.flip(CLEAN, 10, 0.4, "asymmetric", seed=0)
     moves = {(a, b) for a, b in zip(CLEAN[flipped].tolist(), noisy[flipped].tolist(),
@@ -70,7 +96,7 @@ def test_every_classification_task_flips_training_labels_only(make_cfg, task):
     ("task.label_noise=1.0", r"task.label_noise=1.0 is not valid: a fraction in \[0, 1\)"),
     ("task.label_noise=-0.1", r"task.label_noise=-0.1 is not valid"),
     ("task.noise_type=uniform", "task.noise_type='uniform' is not valid: one of symmetric, "
-                                "asymmetric"),
+                                "symmetric_exact, asymmetric"),
     ("task.data_seed=-1", "task.data_seed=-1 is not valid"),
 ])
 @pytest.mark.parametrize("task", ["mnist", "digits", "mnist_binary"])

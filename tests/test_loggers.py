@@ -105,7 +105,9 @@ def test_an_empty_logger_list_keeps_only_metrics_json(make_cfg, tmp_path):
     assert OmegaConf.select(composed, "logger") is None
     cfg = make_cfg("loss=l1", "logger=[]")
     assert run(cfg, tmp_path / "run")["status"] == "ok"
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"metrics.json", "checkpoints"}
+    # .lock is the run-dir lock (trainer/lock.py), not a logger's output.
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"metrics.json", "checkpoints",
+                                                               ".lock"}
 
 
 @pytest.mark.parametrize("name", ["bogus"])

@@ -79,8 +79,8 @@ def test_each_kind_lists_its_losses():
     assert losses.valid_for("binary") == [
         "bce", "bce_logits", "focal", "hinge", "huber", "l1", "mse", "smoothl1", "soft_margin"]
     assert losses.valid_for("multiclass") == [
-        "ce", "focal", "gce", "huber", "l1", "mae", "mse", "multi_margin", "nll", "sce",
-        "smoothl1"]
+        "ce", "focal", "gce", "huber", "l1", "mae", "mse", "multi_margin", "nce", "nce_mae",
+        "nce_rce", "nfl", "nfl_rce", "nll", "rce", "sce", "smoothl1"]
 
 
 def test_every_loss_config_names_a_registered_loss_and_back():

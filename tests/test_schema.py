@@ -188,10 +188,11 @@ def test_the_cases_found_by_hand(make_cfg, tmp_path, overrides, expected):
 def test_a_batch_whose_activations_cannot_fit_names_the_batch_size(make_cfg, tmp_path,
                                                                    monkeypatch):
     # 100 MB of memory: the model's 2.1 M weights fit (34 MB with gradients and Adam's
-    # moments), a batch of all 256 samples' activations (2 × 100,000 floats each) does not.
+    # moments), a batch of all 230 training samples' activations (2 × 100,000 floats each,
+    # 256 less the validation split) does not.
     monkeypatch.setattr(memory, "total_bytes", lambda device=None: 100_000_000)
     message = refusal(make_cfg, tmp_path, "task.batch_size=1000000", "model.hidden_sizes=[100000]")
-    assert message.startswith("task.batch_size=1000000 is not valid: a batch of 256 samples "
+    assert message.startswith("task.batch_size=1000000 is not valid: a batch of 230 samples "
                               "through model=mlp on inputs of shape (20,) would need"), message
     assert refusal(make_cfg, tmp_path, "model.hidden_sizes=[10000000]").startswith(
         "model.hidden_sizes=[10000000] is not valid")

@@ -65,6 +65,8 @@ def assemble(cfg: DictConfig, checked: Checked, state: dict[str, Any] | None) ->
     models.check_fits(cfg.model, data.input_shape, data.n_outputs, cfg.task.batch_size,
                       len(data.x_train), device)
     model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
+    models.check_batches(model, len(data.x_train), cfg.task.batch_size,
+                         cfg.trainer.limit_train_batches)
     loss_fn = losses.build(dict(cfg.loss), data.kind)
     optimizer = optimizers.build(cfg.optim, model.parameters())
     return Parts(task, device, Settings.from_config(cfg), data, model, loss_fn, optimizer, state,

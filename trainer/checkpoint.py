@@ -21,6 +21,7 @@ from torch import nn
 from lossbench import files
 from trainer import storage
 from trainer.lock import Refused
+from trainer.schedulers import Schedule
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 TEMP_PREFIX = ".last.pt."  # the sibling a checkpoint is written to before the rename
@@ -57,12 +58,14 @@ def restore_rng(states: dict[str, Any], order: torch.Generator) -> None:
 
 
 def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-         order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any]) -> None:
+         order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any],
+         schedule: Schedule | None = None) -> None:
     path = run_dir / CHECKPOINT
     state = {
         "epoch": record["epochs_completed"],
-        "model": model.state_dict(),
+        "model": model.state_dict(),  # batch norm's running statistics included
         "optimizer": optimizer.state_dict(),
+        "scheduler": None if schedule is None else schedule.state_dict(),  # None: constant lr
         "scaler": scaler.state_dict(),  # empty unless fp16 autocast is on
         "rng": rng_states(order),
         "record": record,
@@ -113,9 +116,12 @@ def load(run_dir: Path, device: torch.device) -> dict[str, Any] | None:
 
 
 def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
-            order: torch.Generator, scaler: torch.amp.GradScaler) -> None:
+            order: torch.Generator, scaler: torch.amp.GradScaler,
+            schedule: Schedule | None = None) -> None:
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    optimizer.load_state_dict(state["optimizer"])  # the lr the next step uses, too
+    if schedule is not None:
+        schedule.load_state_dict(state.get("scheduler"))  # None from a run without one
     if state["scaler"]:
         scaler.load_state_dict(state["scaler"])
     # map_location moved every tensor to the device; RNG states must live on the CPU.

@@ -19,7 +19,7 @@ from torch import nn
 from lossbench.contract import TaskData
 from lossbench.metrics import compute
 from lossbench.status import RunStatus
-from trainer import checkpoint, signals
+from trainer import checkpoint, schedulers, signals
 from trainer.diagnostics import OutputGradients
 from trainer.logger import RunLogger
 from trainer.settings import Settings
@@ -52,6 +52,7 @@ class Training:
     autocast: torch.autocast
     diagnostics: OutputGradients | None
     steps: int  # per epoch
+    schedule: schedulers.Schedule  # the learning rate's, stepped per batch or per epoch
 
 
 def steps_per_epoch(n_train: int, cfg: Settings) -> int:
@@ -94,16 +95,21 @@ def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.o
         autocast=cfg.autocast(device),
         diagnostics=OutputGradients(data.corrupted) if cfg.diagnostics else None,
         steps=steps_per_epoch(len(data.x_train), cfg),
+        # Built before the optimizer state is restored: torch's constructors set its lr.
+        schedule=schedulers.build(cfg.scheduler, optimizer,
+                                  steps_per_epoch(len(data.x_train), cfg)),
     )
     first_epoch = 1
     if resume_from is not None:
-        checkpoint.restore(resume_from, model, optimizer, run.order, run.scaler)
+        checkpoint.restore(resume_from, model, optimizer, run.order, run.scaler, run.schedule)
         first_epoch = resume_from["epoch"] + 1
     try:
         for epoch in range(first_epoch, cfg.max_epochs + 1):
             started = time.perf_counter()
+            lr = schedulers.current_lr(optimizer)  # the epoch's (its first step's if per step)
             train_loss = train_epoch(run, epoch)
-            end_epoch(run, epoch, train_loss, started)
+            run.schedule.after_epoch()
+            end_epoch(run, epoch, train_loss, started, lr)
     except Diverged as err:
         return Outcome(RunStatus.DIVERGED, str(err))
     return Outcome(RunStatus.OK)
@@ -144,8 +150,11 @@ def train_step(run: Training, idx: torch.Tensor, log_now: bool
     run.scaler.scale(loss).backward()
     grad_scalars = diagnostics.scalars(run.model, idx, run.scaler.get_scale()) \
         if diagnostics and log_now else {}
+    if run.cfg.gradient_clip_val:
+        _clip_gradients(run.model, run.optimizer, run.scaler, run.cfg.gradient_clip_val)
     run.scaler.step(run.optimizer)
     run.scaler.update()
+    run.schedule.after_step()
     return loss, grad_scalars
 
 
@@ -167,9 +176,9 @@ def log_step(run: Training, window: torch.Tensor, grad_scalars: dict[str, torch.
     return window_sum
 
 
-def end_epoch(run: Training, epoch: int, train_loss: float, started: float) -> None:
+def end_epoch(run: Training, epoch: int, train_loss: float, started: float, lr: float) -> None:
     """Evaluate, log the epoch, checkpoint it, then let metrics.json claim it."""
-    entry = {"epoch": epoch, "train/loss_epoch": train_loss}
+    entry = {"epoch": epoch, "train/loss_epoch": train_loss, "train/lr": lr}
     entry.update(evaluate(run.forward, run.data, run.loss_fn, run.metrics, run.autocast))
     if run.data.x_val is not None:
         entry.update(evaluate(run.forward, run.data, run.loss_fn, run.metrics, run.autocast,
@@ -185,8 +194,15 @@ def end_epoch(run: Training, epoch: int, train_loss: float, started: float) -> N
         # Checkpoint before metrics.json, so the record never claims an epoch
         # that a resume could not start after.
         checkpoint.save(run.logger.run_dir, run.model, run.optimizer, run.order, run.scaler,
-                        run.logger.staged_record())
+                        run.logger.staged_record(), run.schedule)
         run.logger.commit()
+
+
+def _clip_gradients(model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scaler: torch.amp.GradScaler, max_norm: float) -> None:
+    """Bound the global gradient norm; under precision 16 the gradients are unscaled first."""
+    scaler.unscale_(optimizer)  # a no-op scaler when precision 16 is off
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
 
 
 def _finite_parameters(model: nn.Module) -> bool:

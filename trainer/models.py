@@ -12,7 +12,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import nn
 
 from lossbench import memory
-from lossbench.errors import Misfit
+from lossbench.errors import Misfit, UserError
 from lossbench.registry import lookup
 from lossbench.schema import Items, Number, fields_of
 
@@ -43,6 +43,11 @@ class CNNConfig:
     hidden: Width = MISSING
 
 
+@dataclass
+class ToyCNNConfig(CNNConfig):
+    """configs/model/toy_cnn.yaml: the same keys as cnn's."""
+
+
 def mlp(n_in: int, hidden_sizes: list[int], n_out: int) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Flatten()]
     for width in hidden_sizes:
@@ -66,6 +71,31 @@ def cnn(
     )
 
 
+def toy_cnn(input_shape: tuple[int, ...], channels: list[int], hidden: int, n_out: int
+            ) -> nn.Sequential:
+    """APL's MNIST network (Ma et al. 2020): two blocks of 3×3 conv ("same" padding),
+    batch norm, ReLU and 2×2 max-pool, then linear, batch norm, ReLU and the classes.
+
+    Each pool halves the sides (rounding down): 28 → 14 → 7, and digits' 8 → 4 → 2.
+    Convolutions start Kaiming-uniform and linear layers Xavier-uniform, as in APL's code.
+    """
+    c, h, w = input_shape
+    c1, c2 = channels
+    model = nn.Sequential(
+        nn.Conv2d(c, c1, 3, padding=1), nn.BatchNorm2d(c1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * (h // 4) * (w // 4), hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+        nn.Linear(hidden, n_out),
+    )
+    for layer in model:
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_uniform_(layer.weight, mode="fan_in", nonlinearity="relu")
+        elif isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+    return model
+
+
 Shape = tuple[int, ...]
 
 
@@ -78,12 +108,21 @@ def mlp_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
 
 
 def cnn_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
-    if len(input_shape) != 3 or min(input_shape[1:]) < 6:
-        raise Misfit(
-            f"model=cnn needs image input, but the task gives inputs of shape {input_shape}; "
-            "use model=linear or model=mlp."
-        )
+    _require_image("cnn", input_shape, smallest=6)
     return cnn(input_shape, list(cfg.channels), cfg.hidden, n_outputs)
+
+
+def toy_cnn_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
+    _require_image("toy_cnn", input_shape, smallest=4)  # two pools still leave one pixel
+    return toy_cnn(input_shape, list(cfg.channels), cfg.hidden, n_outputs)
+
+
+def _require_image(name: str, input_shape: Shape, smallest: int) -> None:
+    if len(input_shape) != 3 or min(input_shape[1:]) < smallest:
+        raise Misfit(
+            f"model={name} needs image input of at least {smallest}×{smallest}, but the task "
+            f"gives inputs of shape {input_shape}; use model=linear or model=mlp."
+        )
 
 
 # model=<name> → its builder, which sizes the model from the task, and its config's schema.
@@ -91,8 +130,10 @@ MODELS: dict[str, Callable[[DictConfig, Shape, int], nn.Module]] = {
     "linear": linear_model,
     "mlp": mlp_model,
     "cnn": cnn_model,
+    "toy_cnn": toy_cnn_model,
 }
-SCHEMAS: dict[str, type] = {"linear": LinearConfig, "mlp": MLPConfig, "cnn": CNNConfig}
+SCHEMAS: dict[str, type] = {"linear": LinearConfig, "mlp": MLPConfig, "cnn": CNNConfig,
+                            "toy_cnn": ToyCNNConfig}
 
 
 def build(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
@@ -105,7 +146,7 @@ def footprint(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch: int
     activations (kept for the backward pass), from a copy on the meta device: nothing allocated."""
     outputs: list[int] = []
     with torch.device("meta"):
-        model = lookup("model", MODELS, cfg.name)(cfg, input_shape, n_outputs)
+        model = lookup("model", MODELS, cfg.name)(cfg, input_shape, n_outputs).eval()
         for module in model.modules():
             if not list(module.children()):
                 module.register_forward_hook(lambda m, i, out: outputs.append(out.numel()))
@@ -125,9 +166,21 @@ def check_fits(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch_size: 
     batch = min(batch_size, n_train)  # the loop never takes more than the data holds
     try:
         weights, activations = footprint(cfg, input_shape, n_outputs, batch)
-    except (RuntimeError, OverflowError):  # a shape past what torch can even describe
+    except (RuntimeError, OverflowError, ValueError):  # a shape past what torch can describe
         weights = activations = math.inf
     what = f"model={cfg.name} on inputs of shape {tuple(input_shape)}"
     memory.require_fits(weights, f"model.{blame}", plain.get(blame), what, device)
     memory.require_fits(weights + activations, "task.batch_size", batch_size,
                         f"a batch of {batch} samples through {what}", device)
+
+
+def check_batches(model: nn.Module, n_train: int, batch_size: int, limit: int | None) -> None:
+    """Batch norm cannot train on a batch of one sample: refuse a split that ends with one."""
+    n_batches = math.ceil(n_train / batch_size)
+    trains_last = limit is None or limit >= n_batches
+    has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if has_batch_norm and trains_last and n_train % batch_size == 1:
+        raise UserError(
+            f"task.batch_size={batch_size} leaves a last batch of 1 of the {n_train} training "
+            "samples, and batch norm cannot train on one sample; choose another batch size."
+        )

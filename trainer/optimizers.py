@@ -33,6 +33,7 @@ class SGDConfig(AdamConfig):
     """configs/optim/sgd.yaml: momentum 1 or more never forgets a gradient and diverges."""
 
     momentum: Annotated[float, Number(0, 1, high_open=True)] = MISSING
+    nesterov: bool = MISSING  # needs momentum > 0: torch refuses it otherwise
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {

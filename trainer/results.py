@@ -30,7 +30,7 @@ class CorruptRecord(Refused):
 def flat_hparams(cfg: DictConfig) -> dict[str, Any]:
     """The config's scalar values as dotted keys: what TensorBoard's HParams tab can hold."""
     groups = {k: OmegaConf.to_container(cfg[k], resolve=True)
-              for k in ("task", "loss", "model", "optim", "trainer") if k in cfg}
+              for k in ("task", "loss", "model", "optim", "scheduler", "trainer") if k in cfg}
     flat: dict[str, Any] = {"seed": cfg.seed}
     for group, values in groups.items():
         for key, value in values.items():

@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from lossbench.status import RunStatus
-from trainer import resume
+from trainer import determinism, resume
 from trainer.assemble import Parts, assemble, check_all
 from trainer.logger import RunLogger
 from trainer.loop import fit, steps_per_epoch
@@ -38,8 +38,9 @@ def run(cfg: DictConfig, run_dir: Path, progress: Progress) -> dict[str, Any]:
     parts = assemble(cfg, checked, progress.state)
     logger = start_logging(cfg, run_dir, parts, progress.started)
     progress.training(logger)
-    outcome = fit(parts.model, parts.data, parts.loss_fn, parts.optimizer, parts.settings,
-                  parts.task.METRICS, logger, parts.state)
+    with determinism.enforced(cfg.trainer.deterministic):
+        outcome = fit(parts.model, parts.data, parts.loss_fn, parts.optimizer, parts.settings,
+                      parts.task.METRICS, logger, parts.state)
     if outcome.status == RunStatus.DIVERGED:
         log.warning("diverged: %s", outcome.reason)
     return logger.finish(outcome.status, outcome.reason)

@@ -22,7 +22,7 @@ import tasks
 from lossbench import checking
 from lossbench.metrics import direction
 from lossbench.schema import Number
-from trainer import losses, models, optimizers, sinks
+from trainer import losses, models, optimizers, protocol, schedulers, sinks
 from trainer.objective import ObjectiveConfig, default_metric
 from trainer.objective import check as check_objective
 from trainer.settings import TrainerConfig
@@ -41,8 +41,9 @@ class TrainConfig:
     loss: Any = MISSING
     model: Any = MISSING
     optim: Any = MISSING
+    scheduler: Any = MISSING
     trainer: Any = MISSING
-    logger: Any = MISSING
+    logger: Any = None  # logger=[] chooses no sink: metrics.json only
 
 
 def groups() -> dict[str, dict[str, type]]:
@@ -52,6 +53,7 @@ def groups() -> dict[str, dict[str, type]]:
         "loss": {name: losses.schema(name) for name in losses.LOSSES},
         "model": dict(models.SCHEMAS),
         "optim": dict(optimizers.SCHEMAS),
+        "scheduler": dict(schedulers.SCHEMAS),
         "trainer": {"default": TrainerConfig},
         "logger": dict(sinks.SCHEMAS),
     }
@@ -95,6 +97,7 @@ def check(cfg: DictConfig) -> None:
     task = tasks.get(cfg.task.name)
     if hasattr(task, "check"):
         task.check(cfg.task)
+    protocol.check(cfg)
     check_objective(cfg)
 
 

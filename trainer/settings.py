@@ -29,6 +29,9 @@ class TrainerConfig:
     precision: Annotated[str, OneOf(PRECISIONS)] = MISSING
     compile: bool = MISSING
     diagnostics: bool = MISSING
+    # Clip the global gradient norm to this before each step; null leaves gradients alone.
+    gradient_clip_val: Annotated[float, Number(low=0, low_open=True)] | None = MISSING
+    deterministic: bool = MISSING
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,19 @@ class Settings:
     precision: str  # "32", "bf16" or "16" (autocast; 16 adds a gradient scaler)
     compile: bool
     diagnostics: bool  # output-gradient scalars at logged steps
+    gradient_clip_val: float | None = None  # global gradient-norm bound; None: no clipping
+    scheduler: dict | None = None  # the scheduler group's values (trainer/schedulers.py)
 
     @classmethod
     def from_config(cls, cfg: Any) -> Settings:
         """From a composed config: `cfg.trainer`, `cfg.task.batch_size` and `cfg.seed`."""
-        own = {f.name for f in dataclasses.fields(cls)} - {"batch_size", "seed", "precision"}
+        from trainer.protocol import scheduler_config
+
+        own = {f.name for f in dataclasses.fields(cls)} - {"batch_size", "seed", "precision",
+                                                           "scheduler"}
         return cls(batch_size=cfg.task.batch_size, seed=cfg.seed,
                    precision=str(cfg.trainer.precision),  # YAML reads 32 and 16 as ints
+                   scheduler=scheduler_config(cfg),
                    **{name: cfg.trainer[name] for name in own})
 
     def autocast(self, device: torch.device) -> torch.autocast:

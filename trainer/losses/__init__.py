@@ -2,10 +2,10 @@
 
 Each loss is a `Loss` subclass (base.py) that adapts raw model scores and
 targets per kind before its criterion sees them; classification.py and
-regression.py hold them. A loss config is its `name` plus the keyword
-arguments of its class, so the config and the class list the same parameters,
-and the class's signature is the config's schema: each argument's annotation
-says its type and allowed values (`schema`).
+regression.py hold them, normalized.py the APL family. A loss config is its
+`name` plus the keyword arguments of its class, so the config and the class
+list the same parameters, and the class's signature is the config's schema:
+each argument's annotation says its type and allowed values (`schema`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lossbench.contract import Kind
 from lossbench.errors import UserError
 from lossbench.registry import lookup as registry_lookup
 from lossbench.schema import fields_of, problem
-from trainer.losses import classification, regression
+from trainer.losses import classification, normalized, regression
 from trainer.losses.base import DISTANCE, Adapter, Loss
 
 __all__ = ["DISTANCE", "LOSSES", "Adapter", "Loss", "accepts", "build", "check", "lookup",
@@ -35,6 +35,12 @@ LOSSES: dict[str, type[Loss]] = {
     "mae": classification.MAE,
     "gce": classification.GCE,
     "sce": classification.SCE,
+    "nce": normalized.NCE,
+    "rce": normalized.RCE,
+    "nfl": normalized.NFL,
+    "nce_rce": normalized.NCEandRCE,
+    "nce_mae": normalized.NCEandMAE,
+    "nfl_rce": normalized.NFLandRCE,
     "multi_margin": classification.MultiMargin,
     "bce": classification.BCE,
     "bce_logits": classification.BCEWithLogits,

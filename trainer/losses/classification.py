@@ -52,10 +52,11 @@ def gce(logits: torch.Tensor, y: torch.Tensor, q: float) -> torch.Tensor:
     return ((1 - torch.exp(q * log_p_true(logits, y))) / q).mean()
 
 
-def sce(logits: torch.Tensor, y: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
+def sce(logits: torch.Tensor, y: torch.Tensor, alpha: float, beta: float,
+        log_zero: float = LOG_ZERO) -> torch.Tensor:
     log_p = log_p_true(logits, y)
     # −Σ_c p_c log q_c with log 1 = 0 and log 0 = A: only the wrong classes count.
-    reverse = -LOG_ZERO * (1 - log_p.exp())
+    reverse = -log_zero * (1 - log_p.exp())
     return (alpha * -log_p + beta * reverse).mean()
 
 
@@ -143,21 +144,23 @@ class GCE(Loss):
 
 
 class SCE(Loss):
-    """α·(−log p_y) + β·(−A)(1 − p_y), A = −4: symmetric cross-entropy (Wang et al. 2019).
+    """α·(−log p_y) + β·(−A)(1 − p_y), A = log_zero: symmetric cross-entropy (Wang et al. 2019).
 
     CE for fast fitting plus reverse CE −Σ_c p_c log q_c, with log 0 in the
     one-hot target q clamped to A; the reverse term is robust to label noise.
-    Two weights to tune; α = 0.1, β = 1 are the paper's CIFAR-10 values.
+    Two weights to tune; α = 0.1, β = 1 are the paper's CIFAR-10 values and
+    A = −4 its clamp (APL's code clamps at log 1e-4 ≈ −9.21 instead).
     """
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, alpha: NonNegative = 0.1, beta: NonNegative = 1.0) -> None:
+    def __init__(self, kind: Kind, alpha: NonNegative = 0.1, beta: NonNegative = 1.0,
+                 log_zero: Annotated[float, Number(high=0, high_open=True)] = LOG_ZERO) -> None:
         super().__init__(kind)
-        self.alpha, self.beta = float(alpha), float(beta)
+        self.alpha, self.beta, self.log_zero = float(alpha), float(beta), float(log_zero)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return sce(logits, y, self.alpha, self.beta)
+        return sce(logits, y, self.alpha, self.beta, self.log_zero)
 
 
 class MultiMargin(Loss):
