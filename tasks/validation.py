@@ -37,14 +37,54 @@ class SplitConfig:
 
 def split_indices(n: int, fraction: float, seed: int, labels: np.ndarray | None
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(train, validation) indices into `n` samples, each sorted; stratified when labelled."""
-    check_size(n, fraction, labels)
-    # scikit-learn imports scipy (about a second): only when a split is asked for.
-    from sklearn.model_selection import train_test_split
+    """(train, validation) indices into `n` samples, each sorted; stratified when labelled.
 
-    train, val = train_test_split(np.arange(n), test_size=fraction, random_state=seed,
-                                  stratify=labels)
-    return np.sort(train), np.sort(val)
+    The same split as scikit-learn's `train_test_split(range(n), test_size=fraction,
+    random_state=seed, stratify=labels)`, draw for draw (tests/test_validation.py checks
+    it): importing scikit-learn costs about a second, which no MNIST-like or regression run
+    pays otherwise.
+    """
+    check_size(n, fraction, labels)
+    n_val = math.ceil(fraction * n)
+    rng = np.random.RandomState(seed)  # scikit-learn's check_random_state(int)
+    if labels is None:
+        val = rng.permutation(n)[:n_val]  # ShuffleSplit
+    else:
+        val = _stratified(labels, n - n_val, n_val, rng)
+    held = np.zeros(n, dtype=bool)
+    held[val] = True
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def _stratified(labels: np.ndarray, n_train: int, n_val: int, rng: np.random.RandomState
+                ) -> np.ndarray:
+    """StratifiedShuffleSplit's validation indices: each class's share, rounded as it does."""
+    _, y = np.unique(labels, return_inverse=True)
+    counts = np.bincount(y)
+    members = np.split(np.argsort(y, kind="mergesort"), np.cumsum(counts)[:-1])
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_val, rng)
+    val = [members[c].take(rng.permutation(counts[c]), mode="clip")[n_i[c]: n_i[c] + t_i[c]]
+           for c in range(len(counts))]
+    return np.concatenate(val)
+
+
+def _approximate_mode(counts: np.ndarray, n_draws: int, rng: np.random.RandomState
+                      ) -> np.ndarray:
+    """Per class, its share of `n_draws` rounded down; what is left goes to the largest
+    remainders, ties drawn at random (scikit-learn's `_approximate_mode`)."""
+    continuous = counts / counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need = int(n_draws - floored.sum())
+    remainder = continuous - floored
+    for value in np.sort(np.unique(remainder))[::-1]:
+        if need <= 0:
+            break
+        (tied,) = np.where(remainder == value)
+        add = min(len(tied), need)
+        floored[rng.choice(tied, size=add, replace=False)] += 1
+        need -= add
+    return floored.astype(int)
 
 
 def check_size(n: int, fraction: float, labels: np.ndarray | None) -> None:

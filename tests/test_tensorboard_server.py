@@ -89,7 +89,9 @@ def test_tensorboard_serves_the_sweeps_runs_tags_and_hparams(sweep):
 
         tags = get(f"{base}/data/plugin/scalars/tags")
         for name, record in records.items():
-            expected = {*record["final"], "train/loss", "epoch", "data/outlier_fraction"}
+            # data/<key> for each realised corruption share (train and validation parts)
+            shares = {f"data/{k}" for k in record["data"] if not k.startswith("n_")}
+            expected = {*record["final"], "train/loss", "epoch", *shares}
             assert set(tags[name]) == expected, name
         texts = get(f"{base}/data/plugin/text/tags")
         assert all(texts[name] == ["env/text_summary"] for name in records)

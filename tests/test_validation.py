@@ -38,6 +38,20 @@ def test_the_split_is_disjoint_complete_and_stratified():
     assert np.array_equal(train, again) and not np.array_equal(train, other)
 
 
+@pytest.mark.parametrize(("n", "fraction", "seed", "counts"), [
+    (1000, 0.1, 0, [400, 300, 200, 100]), (1437, 0.1, 7, [143] * 9 + [150]),
+    (997, 0.33, 2**32 - 1, [3, 2, 500, 492]), (2000, 0.1, 5, None), (17, 0.2, 1, None)])
+def test_the_split_is_scikit_learns_draw_for_draw(n, fraction, seed, counts):
+    from sklearn.model_selection import train_test_split
+
+    labels = None if counts is None else \
+        np.random.default_rng(seed).permutation(np.repeat(np.arange(len(counts)), counts))
+    train, val = validation.split_indices(n, fraction, seed, labels)
+    theirs = train_test_split(np.arange(n), test_size=fraction, random_state=seed,
+                              stratify=labels)
+    assert np.array_equal(train, np.sort(theirs[0])) and np.array_equal(val, np.sort(theirs[1]))
+
+
 @pytest.mark.parametrize("task", ["mnist", "digits", "mnist_binary", "regression"])
 def test_validation_comes_from_training_data_never_from_test(make_cfg, task):
     pool = data(make_cfg, f"task={task}", "task.val_fraction=0")
@@ -144,7 +158,10 @@ BEFORE = {
 @pytest.mark.parametrize("overrides", list(BEFORE), ids=["regression", "digits"])
 def test_val_fraction_zero_reproduces_the_history_from_before(make_cfg, tmp_path, overrides):
     record = run(make_cfg(*overrides, "seed=3", "task.val_fraction=0"), tmp_path)
-    history = [{k: v for k, v in h.items() if k != "time_s"} for h in record["history"]]
+    assert not any(k.startswith("val/") for h in record["history"] for k in h)
+    # train/lr came later (the schedulers); everything that was there is unchanged.
+    history = [{k: v for k, v in h.items() if k not in ("time_s", "train/lr")}
+               for h in record["history"]]
     assert [list(h) for h in history] == [list(h) for h in BEFORE[overrides]]
     for got, want in zip(history, BEFORE[overrides], strict=True):
         assert got == pytest.approx(want, rel=1e-6)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -71,9 +72,16 @@ def evaluate(model: nn.Module, data: TaskData, loss_fn: nn.Module, metrics: tupl
     with autocast or torch.autocast("cpu", enabled=False):
         outputs = torch.cat([model(data.prepare(batch)) for batch in x.split(batch_size)])
     model.train()
-    scores = {f"{split}/{k}": v for k, v in compute(metrics, outputs, y).items()}
-    scores[f"{split}/loss"] = loss_fn(outputs, y).item()
-    return scores
+    return scores(outputs, y, loss_fn, metrics, split)
+
+
+def scores(outputs: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module, metrics: tuple[str, ...],
+           split: str = "test") -> dict[str, float]:
+    """One model's `<split>/<metric>` and `<split>/loss` from its outputs on the whole split
+    (a population member's come here too)."""
+    result = {f"{split}/{k}": v for k, v in compute(metrics, outputs, y).items()}
+    result[f"{split}/loss"] = loss_fn(outputs, y).item()
+    return result
 
 
 def fit(model: nn.Module, data: TaskData, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
@@ -186,16 +194,25 @@ def end_epoch(run: Training, epoch: int, train_loss: float, started: float, lr: 
     if not _finite_parameters(run.model):
         raise Diverged(f"a model parameter became NaN or Inf in epoch {epoch}")
     entry["time_s"] = round(time.perf_counter() - started, 4)
+    record_epoch(run.logger, entry, epoch * run.steps,
+                 lambda: checkpoint.save(run.logger.run_dir, run.model, run.optimizer,
+                                         run.order, run.scaler, run.logger.staged_record(),
+                                         run.schedule))
+
+
+def record_epoch(logger: RunLogger, entry: dict[str, float], global_step: int,
+                 save_checkpoint: Callable[[], None]) -> None:
+    """A finished epoch's scalars, checkpoint and metrics.json, in the order resume relies on
+    (a population member's go through here too)."""
     # Ctrl-C and SIGTERM wait for the checkpoint and metrics.json to agree.
     with signals.deferred():
         # Epoch scalars share the step axis of train/loss, so a resumed run's
         # purge_step removes everything after its checkpoint, whatever the tag.
-        run.logger.epoch(entry, global_step=epoch * run.steps)
+        logger.epoch(entry, global_step=global_step)
         # Checkpoint before metrics.json, so the record never claims an epoch
         # that a resume could not start after.
-        checkpoint.save(run.logger.run_dir, run.model, run.optimizer, run.order, run.scaler,
-                        run.logger.staged_record(), run.schedule)
-        run.logger.commit()
+        save_checkpoint()
+        logger.commit()
 
 
 def _clip_gradients(model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig
 
@@ -24,6 +24,7 @@ from trainer.logger import RunLogger
 log = logging.getLogger("lossbench")
 
 Record = dict[str, Any]
+T = TypeVar("T")
 
 
 class Progress:
@@ -84,37 +85,67 @@ def single_or_sweep(run: Callable[[DictConfig, Path, Progress], Record]
     (`skipped` for a pair that does not fit, `failed` otherwise) and the sweep goes
     on. Ctrl-C or SIGTERM records `interrupted`, during start-up too, and raises
     signals.Interrupted.
+
+    The steps are `take`, `opened` and `recorded`; population training
+    (trainer/population/) goes through the same steps for each of its members.
     """
     @functools.wraps(run)
     def wrapper(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Record | None:
-        signals.interrupt_on_sigterm()
-        if multirun:
-            sweep.note(run_dir, RunStatus.RUNNING)
+        claimed = take(cfg, run_dir, multirun)
+        if not isinstance(claimed, Claim):
+            return claimed
         try:
-            claimed = claim(run_dir, _hparams(cfg), bool(cfg.trainer.resume))
-        except Exception as err:  # refused, or a run dir that cannot be written at all
-            if not multirun:
-                raise
-            # Nothing can be recorded in a dir the job does not hold: counted as refused.
-            log.error("refused: %s", err, exc_info=not isinstance(err, UserError))
-            sweep.note(run_dir, sweep.REFUSED, str(err))
-            return None
-        try:
-            if claimed.finished is not None:
-                log.info("%s already finished (status %s): nothing to resume", run_dir,
-                         claimed.finished["status"])
-                if multirun:
-                    sweep.note(run_dir, sweep.FINISHED_BEFORE)
-                return claimed.finished
-            record = _recorded(run, cfg, run_dir, Progress(cfg, run_dir, claimed), multirun,
-                               claimed.notes)
-            if multirun:
-                sweep.note(run_dir, record["status"], record["reason"])
-            return record
+            progress = Progress(cfg, run_dir, claimed)
+
+            def start_and_run() -> Record:
+                opened(cfg, run_dir, claimed)
+                return run(cfg, run_dir, progress)
+
+            return ended(run_dir, recorded(start_and_run, cfg, run_dir, progress, multirun),
+                         multirun)
         finally:
             claimed.release()
 
     return wrapper
+
+
+def take(cfg: DictConfig, run_dir: Path, multirun: bool) -> Claim | Record | None:
+    """Claim the run dir: the Claim to go on with (release it when done), the record of a
+    run that finished before, or None when a sweep job is refused."""
+    signals.interrupt_on_sigterm()
+    if multirun:
+        sweep.note(run_dir, RunStatus.RUNNING)
+    try:
+        claimed = claim(run_dir, _hparams(cfg), bool(cfg.trainer.resume))
+    except Exception as err:  # refused, or a run dir that cannot be written at all
+        if not multirun:
+            raise
+        # Nothing can be recorded in a dir the job does not hold: counted as refused.
+        log.error("refused: %s", err, exc_info=not isinstance(err, UserError))
+        sweep.note(run_dir, sweep.REFUSED, str(err))
+        return None
+    if claimed.finished is None:
+        return claimed
+    claimed.release()
+    log.info("%s already finished (status %s): nothing to resume", run_dir,
+             claimed.finished["status"])
+    if multirun:
+        sweep.note(run_dir, sweep.FINISHED_BEFORE)
+    return claimed.finished
+
+
+def opened(cfg: DictConfig, run_dir: Path, claimed: Claim) -> None:
+    """The run dir is the run's: Hydra's files and the log go there now."""
+    hydra_output.write(run_dir, cfg)
+    for line in claimed.notes:
+        log.info(line)
+
+
+def ended(run_dir: Path, record: Record, multirun: bool) -> Record:
+    """A sweep job's outcome, noted for the closing line."""
+    if multirun:
+        sweep.note(run_dir, record["status"], record["reason"])
+    return record
 
 
 def _hparams(cfg: DictConfig) -> Record | None:
@@ -124,14 +155,11 @@ def _hparams(cfg: DictConfig) -> Record | None:
         return None
 
 
-def _recorded(run: Callable[[DictConfig, Path, Progress], Record], cfg: DictConfig,
-              run_dir: Path, progress: Progress, multirun: bool, notes: list[str]) -> Record:
-    """`run`, with every way out recorded."""
+def recorded(step: Callable[[], T], cfg: DictConfig, run_dir: Path, progress: Progress,
+             multirun: bool) -> T | Record:
+    """`step()`, with every way out recorded."""
     try:
-        hydra_output.write(run_dir, cfg)
-        for line in notes:
-            log.info(line)
-        return run(cfg, run_dir, progress)
+        return step()
     except KeyboardInterrupt as err:
         reason = f"{str(err) or 'SIGINT'} {progress.where()}"
         progress.end(RunStatus.INTERRUPTED, reason)

@@ -7,8 +7,8 @@ What happens on a mistake, a signal or a crash is trainer/policy.py's.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig
 
@@ -16,14 +16,14 @@ from lossbench.status import RunStatus
 from trainer import determinism, resume
 from trainer.assemble import Parts, assemble, check_all
 from trainer.logger import RunLogger
-from trainer.loop import fit, steps_per_epoch
-from trainer.policy import Progress, single_or_sweep
+from trainer.loop import Outcome, fit, steps_per_epoch
+from trainer.policy import Progress, Record, single_or_sweep
 
 log = logging.getLogger("lossbench")
 
 
 @single_or_sweep
-def run(cfg: DictConfig, run_dir: Path, progress: Progress) -> dict[str, Any]:
+def run(cfg: DictConfig, run_dir: Path, progress: Progress) -> Record:
     """Train one task × loss pair; write and return its metrics.json record.
 
     Called as `run(cfg, run_dir, multirun=False)`: the run dir is claimed first,
@@ -31,6 +31,19 @@ def run(cfg: DictConfig, run_dir: Path, progress: Progress) -> dict[str, Any]:
     multirun. Ctrl-C or SIGTERM records `interrupted` and re-raises
     KeyboardInterrupt; `trainer.resume=true` continues from checkpoints/last.pt.
     """
+    return train(setup(cfg, run_dir, progress))
+
+
+@dataclass
+class Job:
+    """A run checked, built and logging: what `train` fits, alone or in a population."""
+
+    cfg: DictConfig
+    parts: Parts
+    logger: RunLogger
+
+
+def setup(cfg: DictConfig, run_dir: Path, progress: Progress) -> Job:
     checked = check_all(cfg)
     if progress.state is not None:
         resume.carry_over(checked.record, progress.state)
@@ -38,12 +51,21 @@ def run(cfg: DictConfig, run_dir: Path, progress: Progress) -> dict[str, Any]:
     parts = assemble(cfg, checked, progress.state)
     logger = start_logging(cfg, run_dir, parts, progress.started)
     progress.training(logger)
-    with determinism.enforced(cfg.trainer.deterministic):
+    return Job(cfg, parts, logger)
+
+
+def train(job: Job) -> Record:
+    parts = job.parts
+    with determinism.enforced(job.cfg.trainer.deterministic):
         outcome = fit(parts.model, parts.data, parts.loss_fn, parts.optimizer, parts.settings,
-                      parts.task.METRICS, logger, parts.state)
+                      parts.task.METRICS, job.logger, parts.state)
+    return finish(job, outcome)
+
+
+def finish(job: Job, outcome: Outcome) -> Record:
     if outcome.status == RunStatus.DIVERGED:
         log.warning("diverged: %s", outcome.reason)
-    return logger.finish(outcome.status, outcome.reason)
+    return job.logger.finish(outcome.status, outcome.reason)
 
 
 def start_logging(cfg: DictConfig, run_dir: Path, parts: Parts, started: float) -> RunLogger:

@@ -1,0 +1,1 @@
+"""lossbench's Hydra plugins: the population launcher."""

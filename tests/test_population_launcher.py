@@ -1,0 +1,286 @@
+"""hydra/launcher=population from the command line: every run's files as the basic launcher
+leaves them, the same statuses, closing line and exit code, the report unable to tell, and
+a killed population sweep resumed."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import CONFIGS, ROOT, TINY_REGRESSION, train_cli
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+from tbparse import SummaryReader
+
+from trainer import results
+from trainer.population.compose import SharedCompositions
+
+POPULATION = ["hydra/launcher=population"]
+QUICK = ["trainer.max_epochs=2", "trainer.device=cpu", *TINY_REGRESSION]
+SWEEP = ["-m", "task=regression", "loss=l1,mse,ce", "seed=0,1", "task.outlier_fraction=0,0.2",
+         "trainer.log_every_n_steps=2", *QUICK]
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.sort_values")
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    """The same 12-job sweep (4 of them skipped) through both launchers."""
+    root = tmp_path_factory.mktemp("launchers")
+    out = {}
+    for name, extra in (("basic", []), ("population", POPULATION)):
+        sweep = root / name
+        out[name] = sweep, train_cli(*SWEEP, *extra, f"hydra.sweep.dir={sweep}")
+        assert out[name][1].returncode == 0, out[name][1].stderr
+    return out
+
+
+def closing_line(result: subprocess.CompletedProcess) -> str:
+    line = next(x for x in result.stdout.splitlines() if "] sweep " in x)
+    return line.split(": ", 1)[1]
+
+
+def files(run_dir: Path) -> list[str]:
+    return sorted(re.sub(r"events\.out\.tfevents\..*", "EVENTS", p.relative_to(run_dir).as_posix())
+                  for p in run_dir.rglob("*") if p.is_file())
+
+
+def hydra_node(path: Path, sweep: Path) -> dict:
+    """.hydra/hydra.yaml with the sweep dir named alike and the launcher's own override out."""
+    node = yaml.safe_load(path.read_text().replace(str(sweep), "SWEEP"))["hydra"]
+    node["overrides"]["hydra"] = [o for o in node["overrides"]["hydra"]
+                                  if not o.startswith("hydra/launcher=")]
+    node["runtime"]["choices"].pop("hydra/launcher")
+    return node
+
+
+def without_timing(record: dict) -> dict:
+    record = {k: v for k, v in record.items() if k != "wall_s"}
+    record["history"] = [{k: v for k, v in h.items() if k != "time_s"}
+                         for h in record["history"]]
+    return record
+
+
+def log_lines(run_dir: Path) -> list[str]:
+    """train.log without its timestamps and epoch times."""
+    text = (run_dir / "train.log").read_text()
+    return [re.sub(r"  [\d.]+s$", "", line.split("] ", 1)[-1]) for line in text.splitlines()]
+
+
+def test_every_run_dir_holds_what_the_basic_launcher_leaves(sweeps):
+    (basic, b), (population, p) = sweeps["basic"], sweeps["population"]
+    assert closing_line(b) == closing_line(p) == "12 job(s) this launch: 8 ok, 4 skipped"
+    names = sorted(d.name for d in basic.iterdir() if d.is_dir())
+    assert names == sorted(d.name for d in population.iterdir() if d.is_dir())
+    for name in names:
+        ours, theirs = population / name, basic / name
+        assert files(ours) == files(theirs), name
+        for part in ("config.yaml", "overrides.yaml"):
+            assert (ours / ".hydra" / part).read_text() == (theirs / ".hydra" / part).read_text()
+        hydra_ours, hydra_theirs = (hydra_node(d / ".hydra" / "hydra.yaml", d.parent)
+                                    for d in (ours, theirs))
+        assert hydra_ours.pop("launcher")["_target_"].endswith("PopulationLauncher")
+        hydra_theirs.pop("launcher")
+        assert hydra_ours == hydra_theirs
+        a, c = without_timing(results.read(ours)), without_timing(results.read(theirs))
+        assert a.keys() == c.keys()
+        numbers = ("final", "best", "selected", "history")
+        # The command line names the launcher; all else the run's record says is the same.
+        a["env"].pop("command"), c["env"].pop("command")
+        assert {k: v for k, v in a.items() if k not in numbers} == \
+            {k: v for k, v in c.items() if k not in numbers}
+        for key in numbers[:3]:
+            if c.get(key) is None:
+                assert a.get(key) is None
+            else:
+                assert a[key] == pytest.approx(c[key], rel=1e-5, abs=1e-7)
+        for h, g in zip(a["history"], c["history"], strict=True):
+            assert h == pytest.approx(g, rel=1e-5, abs=1e-7)
+        text_ours, values_ours = numbers_apart("\n".join(log_lines(ours)))
+        text_theirs, values_theirs = numbers_apart("\n".join(log_lines(theirs)))
+        assert text_ours == text_theirs
+        assert values_ours == pytest.approx(values_theirs, rel=1e-3)
+
+
+def test_tensorboard_holds_the_same_tags_steps_and_hparams(sweeps):
+    (basic, _), (population, _) = sweeps["basic"], sweeps["population"]
+    for run_dir in sorted(basic.glob("*loss=l1*")):
+        theirs = SummaryReader(str(run_dir)).scalars
+        ours = SummaryReader(str(population / run_dir.name)).scalars
+        key = ["tag", "step"]
+        assert ours[key].values.tolist() == theirs[key].values.tolist()
+        assert ours.value.tolist() == pytest.approx(theirs.value.tolist(), rel=1e-4, abs=1e-6)
+        hparams = SummaryReader(str(population / run_dir.name), event_types={"hparams"}).hparams
+        assert set(hparams.tag) == set(SummaryReader(str(run_dir),
+                                                     event_types={"hparams"}).hparams.tag)
+
+
+def report_table(sweep: Path) -> pd.DataFrame:
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), str(sweep)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    return pd.read_csv(sweep / "report" / "results.csv").drop(columns=["wall_s"])
+
+
+def numbers_apart(text: str) -> tuple[str, list[float]]:
+    """The text with every number taken out, and the numbers."""
+    pattern = r"-?\d+\.\d+(?:e[-+]?\d+)?|-?\d+e[-+]?\d+"
+    return re.sub(pattern, "#", text), [float(x) for x in re.findall(pattern, text)]
+
+
+def test_the_report_cannot_tell_the_launchers_apart(sweeps):
+    (basic, _), (population, _) = sweeps["basic"], sweeps["population"]
+    ours, theirs = report_table(population), report_table(basic)
+    assert list(ours.columns) == list(theirs.columns)
+    numeric = [c for c in theirs.columns if pd.api.types.is_float_dtype(theirs[c])]
+    other = [c for c in theirs.columns if c not in numeric]
+    assert ours[other].astype(str).values.tolist() == theirs[other].astype(str).values.tolist()
+    assert ours[numeric].fillna(-1).values.ravel().tolist() == pytest.approx(
+        theirs[numeric].fillna(-1).values.ravel().tolist(), rel=1e-4, abs=1e-6)
+    text_ours, values_ours = numbers_apart((population / "report" / "summary.md").read_text()
+                                           .replace(str(population), "SWEEP"))
+    text_theirs, values_theirs = numbers_apart((basic / "report" / "summary.md").read_text()
+                                               .replace(str(basic), "SWEEP"))
+    assert text_ours == text_theirs
+    assert values_ours == pytest.approx(values_theirs, rel=1e-3, abs=2e-3)
+    plots = sorted(p.name for p in (basic / "report").glob("*.png"))
+    assert plots and plots == sorted(p.name for p in (population / "report").glob("*.png"))
+
+
+def test_refused_jobs_and_the_exit_code_are_those_of_the_basic_launcher(tmp_path):
+    sweep = ["-m", "task=regression", "loss=l1,ce", "task.outlier_fraction=0.1,1.5", *QUICK]
+    outcomes = {}
+    for name, extra in (("basic", []), ("population", POPULATION)):
+        result = train_cli(*sweep, *extra, f"hydra.sweep.dir={tmp_path / name}")
+        statuses = {p.parent.name: json.loads(p.read_text())["status"]
+                    for p in (tmp_path / name).glob("*/metrics.json")}
+        outcomes[name] = (result.returncode, closing_line(result), statuses,
+                          result.stderr.strip().splitlines()[-1])
+    assert outcomes["population"] == outcomes["basic"]
+    assert outcomes["basic"][0] == 1
+    assert sorted(outcomes["basic"][2].values()) == ["failed", "failed", "ok", "skipped"]
+
+
+def test_runs_that_cannot_train_together_train_alone_and_say_why(tmp_path):
+    result = train_cli("-m", "task=regression", "loss=l1,mse", "optim=sgd",
+                       "optim.nesterov=true", "trainer.max_epochs=1", "trainer.device=cpu",
+                       *TINY_REGRESSION, *POPULATION, f"hydra.sweep.dir={tmp_path / 'a'}")
+    assert result.returncode == 0, result.stderr
+    assert "population: #0, #1 train one by one: optim.nesterov=True" in result.stdout
+    result = train_cli("-m", "task=regression", "loss=l1,mse", "trainer.gradient_clip_val=1",
+                       "trainer.max_epochs=1", "trainer.device=cpu", *TINY_REGRESSION,
+                       *POPULATION, f"hydra.sweep.dir={tmp_path / 'b'}")
+    assert "population: #0, #1 train one by one: trainer.gradient_clip_val=1" in result.stdout
+    result = train_cli("-m", "task=regression", "loss=l1,mse", "trainer.max_epochs=1",
+                       "trainer.device=cpu", *TINY_REGRESSION, *POPULATION,
+                       "hydra.launcher.cpu_max_macs=10", f"hydra.sweep.dir={tmp_path / 'c'}")
+    assert result.returncode == 0, result.stderr
+    assert "train one by one: on the CPU a model of 5,376 multiply-adds" in result.stdout
+    for sweep in ("a", "b", "c"):
+        statuses = [json.loads(p.read_text())["status"]
+                    for p in (tmp_path / sweep).glob("*/metrics.json")]
+        assert statuses == ["ok", "ok"]
+
+
+def test_a_diverging_member_is_recorded_and_the_sweep_goes_on(tmp_path):
+    result = train_cli("-m", "task=regression", "loss=mse", "optim=sgd", "optim.lr=0.01,1e6",
+                       *QUICK, *POPULATION, f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    records = {r["lr"]: r for r in map(json.loads, map(Path.read_text,
+                                                      tmp_path.glob("*/metrics.json")))}
+    assert records[0.01]["status"] == "ok" and records[0.01]["epochs_completed"] == 2
+    assert records[1e6]["status"] == "diverged" and "became" in records[1e6]["reason"]
+    assert closing_line(result) == "2 job(s) this launch: 1 diverged, 1 ok"
+
+
+# Long enough epochs for a kill to land after the first checkpoints and before the end.
+SLOW = ["-m", "task=regression", "loss=l1,mse", "seed=0,1", "task.data_seed=0",
+        "task.n_train=8000", "task.n_test=500", "trainer.device=cpu", *POPULATION]
+
+
+def wait_for_checkpoints(sweep: Path, runs: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = 0
+        for path in sweep.glob("*max_epochs=5*/metrics.json"):
+            with contextlib.suppress(ValueError):
+                done += json.loads(path.read_text())["epochs_completed"] >= 1
+        if done >= runs:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"never saw {runs} runs past their first epoch in {sweep}")
+
+
+def test_a_killed_population_sweep_resumes_each_member(tmp_path):
+    """SIGKILL once the first epoch's checkpoints exist; then the same command with
+    trainer.resume=true ends as the uninterrupted sweep; finished runs are left alone."""
+    sweep = [*SLOW, "trainer.max_epochs=1,5"]
+    full = train_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'full'}")
+    assert full.returncode == 0, full.stderr
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *sweep,
+                             f"hydra.sweep.dir={killed}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoints(killed, 4, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    left = {p.parent.name: results.read(p.parent) for p in killed.glob("*/metrics.json")}
+    assert sorted(r["status"] for r in left.values()) == ["ok"] * 4 + ["running"] * 4
+    finished = {name: (killed / name / "metrics.json").read_text()
+                for name, r in left.items() if r["status"] == "ok"}
+    resumed = train_cli(*sweep, f"hydra.sweep.dir={killed}", "trainer.resume=true")
+    assert resumed.returncode == 0, resumed.stderr
+    assert closing_line(resumed) == "8 job(s) this launch: 4 ok; 4 already finished"
+    for name, text in finished.items():
+        assert (killed / name / "metrics.json").read_text() == text  # left alone
+    for run_dir in (tmp_path / "full").iterdir():
+        if not run_dir.is_dir():
+            continue
+        a, b = results.read(run_dir), results.read(killed / run_dir.name)
+        assert b["status"] == "ok" and b["epochs_completed"] == a["epochs_completed"]
+        for h, g in zip(without_timing(b)["history"], without_timing(a)["history"],
+                        strict=True):
+            assert h == pytest.approx(g, rel=1e-6)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["loss=l1", "seed=1", "task.outlier_fraction=0.2"],
+    ["experiment=robustness", "loss=huber", "seed=2", "hydra.job.chdir=false"],
+    ["task=digits", "loss=gce", "loss.q=0.5", "+extra.key=1", "model=cnn", "~trainer.compile",
+     "++trainer.max_epochs=3", "model.channels=[8,16]"],
+])
+def test_shared_compositions_equal_hydras_own(overrides):
+    """The launcher's shortcut gives each job exactly the config Hydra composes for it."""
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("train", ["hydra.sweep.dir=/tmp/x"],
+                                           RunMode.MULTIRUN)
+        shared = SharedCompositions(loader)
+        for extra in ([], ["seed=7"]):  # the first is checked inside; the second is not
+            ours = shared.take(master, [*overrides, *extra])
+            theirs = loader.load_sweep_config(master, [*overrides, *extra])
+            assert OmegaConf.to_yaml(ours) == OmegaConf.to_yaml(theirs)
+        assert shared.checked is True
+
+
+def test_the_launcher_config_composes():
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        from hydra import compose
+
+        cfg = compose("train", overrides=POPULATION, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.lossbench.population_launcher.PopulationLauncher"
+    assert launcher.max_members >= 12
+    assert yaml.safe_load((CONFIGS / "hydra" / "launcher" / "population.yaml").read_text())
