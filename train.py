@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -14,9 +15,9 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from lossbench.metrics import direction
+from trainer import schemas
 
 # configs/hydra/launcher/submitit_*.yaml share the plugin's config names on purpose:
 # users type hydra/launcher=submitit_slurm, and Hydra checks our keys against the
@@ -24,23 +25,9 @@ from lossbench.metrics import direction
 warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against "
                         "ConfigStore schema", category=UserWarning)
 
-
-
-def main_metric(task_name: str, val_fraction: object) -> str:
-    """configs/train.yaml's objective.metric: the task's main metric, on validation if any."""
-    from trainer.objective import default_metric  # imports torch: only when it is read
-
-    return default_metric(task_name, val_fraction)
-
-
-def register_resolvers() -> None:
-    """configs/train.yaml's objective: the metric and its own direction unless the user gives
-    them. Again inside main(): a launcher's worker process may not run this module's top."""
-    OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
-    OmegaConf.register_new_resolver("main_metric", main_metric, replace=True)
-
-
-register_resolvers()
+# The YAML files in configs/ name their schemas, and train.yaml's objective two resolvers:
+# Hydra must know all of them before it composes.
+schemas.register()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
@@ -50,7 +37,7 @@ def main(cfg: DictConfig) -> float:
     from trainer import objective
     from trainer.run import run
 
-    register_resolvers()
+    schemas.register()  # again: a launcher's worker process may not run this module's top
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
@@ -71,5 +58,24 @@ def main(cfg: DictConfig) -> float:
         sys.exit(130)
 
 
+def cli() -> None:
+    """Hydra's main, with a config Hydra could not compose reported as one line and exit 2.
+
+    Hydra prints such errors itself, over several lines, and exits 1, before
+    `main` runs. HYDRA_FULL_ERROR=1 (Hydra's documented switch) lets them
+    reach this function instead; anything that is not the user's mistake is
+    re-raised with its full traceback.
+    """
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except Exception as err:
+        message = schemas.translate(err)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -7,4 +7,7 @@ torch_metrics.py  the metrics computed in torch on the device (imported when a r
 status.py    RunStatus: how a run ended
 files.py     the one atomic write: metrics.json, checkpoints, the dataset cache
 registry.py  how every config group (task, loss, model, optim) finds its implementation
+schema.py    how a config key declares its type and allowed values (beside the code using it)
+checking.py  a composed config against those schemas; Hydra's refusals as the one line
+memory.py    what a size may take: refused before allocation when no device could hold it
 """

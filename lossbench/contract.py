@@ -69,15 +69,17 @@ class TaskData:
 class Task(Protocol):
     """One task: a module (or object) named in the task registry, `tasks.TASKS`.
 
-    `cfg` is the task's config group (configs/task/<name>.yaml). `check`
-    raises UserError for a bad value before any data is read; `build` returns
-    the data on the CPU.
+    `cfg` is the task's config group (configs/task/<name>.yaml) and `Config`
+    its schema (lossbench/schema.py): each key's type and allowed values.
+    `check` raises UserError for what a schema cannot say (keys bounded by
+    each other) before any data is read; `build` returns the data on the CPU.
     """
 
     KIND: Kind
     N_OUTPUTS: int
     METRICS: tuple[str, ...]  # names in lossbench.metrics; reported as test/<name> and
     #                           val/<name>; the first is the task's main metric
+    Config: type  # a dataclass; tasks.get adds the label-noise and validation-split keys
 
     def check(self, cfg: Any) -> None: ...
 

@@ -1,8 +1,9 @@
 """The task registry: every task by the name `cfg.task.name` gives, listed here.
 
 A task is a module (or object) that follows `lossbench.contract.Task`: it
-declares KIND, N_OUTPUTS and METRICS, checks its config values with
-`check(cfg)` and returns its data on the CPU from `build(cfg)`. Every
+declares KIND, N_OUTPUTS, METRICS and `Config` (the schema of its config
+values), checks what that schema cannot say with `check(cfg)` and returns its
+data on the CPU from `build(cfg)`. Every
 classification task also takes label noise (`task.label_noise`,
 `task.noise_type`), and every task a validation split (`task.val_fraction`,
 `task.val_clean`): `get` adds both (tasks/noise.py, tasks/validation.py), so no

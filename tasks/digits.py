@@ -9,14 +9,16 @@ seed gives every loss the same split.
 from __future__ import annotations
 
 import functools
-import math
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
 from lossbench.contract import TaskData
-from lossbench.errors import is_number, require
+from lossbench.schema import Number
+from tasks.base import TaskConfig
 
 KIND = "multiclass"
 N_OUTPUTS = 10
@@ -25,12 +27,20 @@ N_IMAGES = 1797
 MEAN, STD = 0.3053, 0.3760  # pixel statistics of all images, scaled to [0, 1]
 
 
+@dataclass
+class Config(TaskConfig):
+    """configs/task/digits.yaml (and label noise, as for every classification task)."""
+
+    # Both sides of a stratified split need at least one image of each class:
+    # ceil(f · N_IMAGES) test images, from N_OUTPUTS to N_IMAGES − N_OUTPUTS.
+    test_fraction: Annotated[float, Number(
+        (N_OUTPUTS - 1) / N_IMAGES, (N_IMAGES - N_OUTPUTS) / N_IMAGES, low_open=True,
+        text=f"a fraction that leaves at least {N_OUTPUTS} of the {N_IMAGES} images on each side",
+    )] = MISSING
+
+
 def check(cfg: DictConfig) -> None:
-    f = cfg.test_fraction
-    # Both sides of a stratified split need at least one image of each class.
-    ok = is_number(f) and 0 < f < 1 and N_OUTPUTS <= math.ceil(f * N_IMAGES) <= N_IMAGES - N_OUTPUTS
-    require(ok, "task.test_fraction", f,
-            f"a fraction that leaves at least {N_OUTPUTS} of the {N_IMAGES} images on each side")
+    pass  # Config says it all
 
 
 def prepare(x: torch.Tensor) -> torch.Tensor:

@@ -139,12 +139,13 @@ def load(dataset: str, data_dir: str, download: bool, fallback: Fallback = None)
 
             getattr(torchvision.datasets, dataset)(str(root), train=True, download=True)
         except Exception as err:  # torchvision raises plain RuntimeError/URLError here
-            failure = f"download failed ({type(err).__name__}); "
+            failure = f"download failed ({type(err).__name__}) and "
     if missing := _missing(raw):
-        hint = "" if download else ", or set task.download=true on a machine with network"
+        hint = "" if download else "; or set task.download=true on a machine with network"
         raise UserError(
-            f"{failure}{dataset} files missing in {raw}: put the four uncompressed IDX "
-            f"files {', '.join(FILES)} there (missing: {', '.join(missing)}){hint}."
+            f"task.data_dir={data_dir!r} is not valid: {failure}{dataset} files missing in "
+            f"{raw} (missing: {', '.join(missing)}); task.data_dir must hold {dataset}/raw/ "
+            f"with the four uncompressed IDX files {', '.join(FILES)}{hint}."
         )
     cache = raw.parent / "processed" / CACHE_FILE
     fingerprint = stamp(raw)

@@ -5,25 +5,37 @@ The default pair, 4 vs 9, is among the most confused in MNIST, so losses differ.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import torch
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
 from lossbench.contract import TaskData
-from lossbench.errors import is_int, require
+from lossbench.errors import require
+from lossbench.schema import Items, Number, OneOf
 from tasks import idx
-from tasks.mnist_like import DATASETS
+from tasks.mnist_like import DATASETS, ImageConfig
 
 KIND = "binary"
 N_OUTPUTS = 1
 METRICS = ("accuracy", "auc")
 
 
+Digits = Annotated[list[int], Items(Number(0, 9), min_len=1, unique=True, noun="digits 0-9")]
+
+
+@dataclass
+class Config(ImageConfig):
+    """configs/task/mnist_binary.yaml (and label noise, as for every classification task)."""
+
+    source: Annotated[str, OneOf(tuple(DATASETS))] = MISSING
+    positive: Digits = MISSING
+    negative: Digits = MISSING
+
+
 def check(cfg: DictConfig) -> None:
-    require(cfg.source in DATASETS, "task.source", cfg.source, f"one of {', '.join(DATASETS)}")
-    for key in ("positive", "negative"):
-        digits = list(cfg[key])
-        ok = bool(digits) and all(is_int(d) and 0 <= d <= 9 for d in digits)
-        require(ok, f"task.{key}", digits, "a non-empty list of digits 0-9")
+    """What Config cannot say: the two classes share no digit."""
     overlap = sorted(set(cfg.positive) & set(cfg.negative))
     require(not overlap, "task.negative", list(cfg.negative),
             f"digits {overlap} are also in task.positive; the two lists must not overlap")

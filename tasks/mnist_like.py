@@ -10,10 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from omegaconf import MISSING
 
 from lossbench.contract import Kind, TaskData
+from lossbench.schema import Text
 from tasks import idx
+from tasks.base import TaskConfig
+
+
+@dataclass
+class ImageConfig(TaskConfig):
+    """configs/task/mnist.yaml and fashion_mnist.yaml (and label noise, as for every
+    classification task); mnist_binary adds its own keys."""
+
+    data_dir: Annotated[str, Text("a folder: a torchvision dataset root")] = MISSING
+    download: bool = MISSING
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,7 @@ class MnistLike:
     KIND: ClassVar[Kind] = "multiclass"
     N_OUTPUTS: ClassVar[int] = 10
     METRICS: ClassVar[tuple[str, ...]] = ("accuracy",)
+    Config: ClassVar[type] = ImageConfig
 
     def check(self, cfg: Any) -> None:
         pass  # data_dir and download are checked when the files are read

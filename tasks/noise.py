@@ -24,28 +24,30 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
 from lossbench.contract import Task, TaskData
-from lossbench.errors import is_number, require
-from tasks.base import check_data_seed
+from lossbench.errors import require
+from lossbench.schema import Number, OneOf, extended
 
 NOISE_TYPES = ("symmetric", "symmetric_exact", "asymmetric")
 # Class → the class its labels are flipped to, by number of classes.
 ASYMMETRIC: dict[int, dict[int, int]] = {10: {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}, 2: {1: 0}}
 
 
-def check(cfg: DictConfig) -> None:
-    f = cfg.label_noise
-    ok = is_number(f) and 0 <= f < 1
-    require(ok, "task.label_noise", f, "a fraction in [0, 1)")
-    require(cfg.noise_type in NOISE_TYPES, "task.noise_type", cfg.noise_type,
-            f"one of {', '.join(NOISE_TYPES)}")
-    check_data_seed(cfg.data_seed)
+@dataclass
+class NoiseConfig:
+    """The label-noise keys every classification task's config has."""
+
+    label_noise: Annotated[float, Number(0, 1, high_open=True, noun="a fraction")] = MISSING
+    noise_type: Annotated[str, OneOf(NOISE_TYPES)] = MISSING
+
+
 
 
 def flip(y: torch.Tensor, n_classes: int, fraction: float, noise_type: str, seed: int
@@ -93,10 +95,10 @@ class LabelNoise:
     def __init__(self, task: Task) -> None:
         self.task = task
         self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
+        self.Config = extended(task.Config, NoiseConfig)
 
     def check(self, cfg: Any) -> None:
         self.task.check(cfg)
-        check(cfg)
 
     def build(self, cfg: Any) -> TaskData:
         return apply(self.task.build(cfg), cfg)

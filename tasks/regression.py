@@ -12,31 +12,50 @@ the real function. `n_train` is the pool the validation split is cut from.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
+from lossbench import memory
 from lossbench.contract import TaskData
-from lossbench.errors import is_int, is_number, require
-from tasks.base import check_data_seed
+from lossbench.errors import require
+from lossbench.schema import Number
+from tasks.base import TaskConfig
 
 KIND = "regression"
 N_OUTPUTS = 1
 METRICS = ("mse", "mae", "r2")
 
 
+Size = Annotated[int, Number(low=1, size=True)]
+
+
+@dataclass
+class Config(TaskConfig):
+    """configs/task/regression.yaml"""
+
+    n_train: Size = MISSING
+    n_test: Size = MISSING
+    n_features: Size = MISSING
+    n_informative: Annotated[int, Number(low=1)] = MISSING
+    noise: Annotated[float, Number(low=0)] = MISSING  # in target standard deviations
+    outlier_fraction: Annotated[float, Number(0, 1, high_open=True, noun="a fraction")] = MISSING
+    outlier_scale: Annotated[float, Number(low=0)] = MISSING
+
+
 def check(cfg: DictConfig) -> None:
-    f = cfg.outlier_fraction
-    require(is_number(f) and 0 <= f < 1, "task.outlier_fraction", f,
-            "a fraction in [0, 1)")
-    for key in ("n_train", "n_test", "n_features"):
-        require(is_int(cfg[key]) and cfg[key] >= 1, f"task.{key}", cfg[key],
-                "an integer >= 1")
-    require(1 <= cfg.n_informative <= cfg.n_features, "task.n_informative", cfg.n_informative,
+    """What Config cannot say: keys bounded by each other, and the data fitting in memory."""
+    require(cfg.n_informative <= cfg.n_features, "task.n_informative", cfg.n_informative,
             f"an integer from 1 to task.n_features ({cfg.n_features})")
-    require(cfg.noise >= 0, "task.noise", cfg.noise, "a standard deviation >= 0")
-    require(cfg.outlier_scale >= 0, "task.outlier_scale", cfg.outlier_scale, "a size >= 0")
-    check_data_seed(cfg.data_seed)
+    # make_regression draws float64 features; they are copied once more into float32 tensors.
+    sizes = {key: cfg[key] for key in ("n_train", "n_test", "n_features")}
+    biggest = max(sizes, key=sizes.get)
+    needed = 12 * (cfg.n_train + cfg.n_test) * cfg.n_features
+    memory.require_fits(needed, f"task.{biggest}", sizes[biggest],
+                        f"{cfg.n_train + cfg.n_test} samples of {cfg.n_features} features")
 
 
 def make_regression(n_samples: int, n_features: int, n_informative: int,

@@ -14,22 +14,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
 from lossbench.contract import Task, TaskData
-from lossbench.errors import UserError, is_number, require
+from lossbench.errors import UserError, require
+from lossbench.schema import Number, extended
 
 
-def check(cfg: DictConfig) -> None:
-    """The values alone, before any data is read; sizes are checked in `carve`."""
-    f = cfg.val_fraction
-    require(is_number(f) and 0 <= f < 1, "task.val_fraction", f,
-            "a fraction in [0, 1); 0 turns validation off")
-    require(isinstance(cfg.val_clean, bool), "task.val_clean", cfg.val_clean, "true or false")
+@dataclass
+class SplitConfig:
+    """The validation keys every task's config has; sizes are checked in `carve`."""
+
+    val_fraction: Annotated[float, Number(
+        0, 1, high_open=True, text="a fraction in [0, 1); 0 turns validation off")] = MISSING
+    val_clean: bool = MISSING
 
 
 def split_indices(n: int, fraction: float, seed: int, labels: np.ndarray | None
@@ -132,10 +135,10 @@ class Validated:
     def __init__(self, task: Task) -> None:
         self.task = task
         self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
+        self.Config = extended(task.Config, SplitConfig)
 
     def check(self, cfg: Any) -> None:
         self.task.check(cfg)
-        check(cfg)
 
     def build(self, cfg: Any) -> TaskData:
         return carve(self.task.build(cfg), cfg)

@@ -14,12 +14,23 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from train import register_resolvers
-
-register_resolvers()  # train.py does this before Hydra composes the configs
+from lossbench.errors import UserError
+from trainer import schemas  # registers every schema and resolver, as train.py does
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
+schemas.register()  # as train.py does: the YAML files name their schemas
+
+
+def compose_cfg(*overrides: str, hydra: bool = False) -> DictConfig:
+    """Compose configs/ as train.py does; what Hydra refuses becomes train.py's UserError."""
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        try:
+            return compose("train", overrides=list(overrides), return_hydra_config=hydra)
+        except Exception as err:
+            if (message := schemas.translate(err)) is None:
+                raise
+            raise UserError(message) from None
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -72,8 +83,7 @@ def make_cfg(data_dir: Path) -> Callable[..., DictConfig]:
         # digits is bundled with scikit-learn: no files to point at.
         extra = {"regression": TINY_REGRESSION, "digits": []}.get(
             task, [f"task.data_dir={data_dir}"])
-        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-            return compose("train", overrides=[*base, *extra, *overrides])
+        return compose_cfg(*base, *extra, *overrides)
 
     return make
 

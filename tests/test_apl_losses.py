@@ -126,7 +126,7 @@ def test_gradients_stay_finite_on_confident_logits(name):
 
 
 @pytest.mark.parametrize(("params", "message"), [
-    ({"name": "nce", "scale": -1.0}, r"loss.scale=-1.0 is not valid: a number >= 0"),
+    ({"name": "nce", "scale": -1.0}, r"loss.scale=-1.0 is not valid: a finite number >= 0"),
     ({"name": "nfl_rce", "gamma": -0.5}, r"loss.gamma=-0.5 is not valid"),
     ({"name": "nce_rce", "beta": "x"}, r"loss.beta='x' is not valid"),
     ({"name": "sce", "log_zero": 1.0}, r"loss.log_zero=1.0 is not valid: a finite number < 0"),

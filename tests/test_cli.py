@@ -41,7 +41,9 @@ def test_cuda_without_cuda(tmp_path):
 def test_missing_mnist_files(tmp_path):
     result = train_cli("task=mnist", "loss=ce", f"task.data_dir={tmp_path / 'none'}",
                        "task.download=false", f"hydra.run.dir={tmp_path / 'run'}", *QUICK)
-    assert_one_clear_line(result, "MNIST files missing", "train-images-idx3-ubyte")
+    assert_one_clear_line(result, f"task.data_dir='{tmp_path / 'none'}' is not valid",
+                          "MNIST files missing", "must hold MNIST/raw/ with the four uncompressed "
+                          "IDX files train-images-idx3-ubyte", "task.download=true")
 
 
 def test_single_run_writes_everything_under_its_run_dir(tmp_path):

@@ -7,6 +7,7 @@ import torch
 
 import tasks
 from lossbench.errors import UserError
+from trainer import schemas
 from trainer.run import run
 
 
@@ -37,7 +38,7 @@ def test_prepare_scales_pixels_to_standard_units(make_cfg):
 @pytest.mark.parametrize("value", [0, 1, 0.001, 0.999, "a"])
 def test_test_fraction_must_leave_every_class_on_both_sides(make_cfg, value):
     with pytest.raises(UserError, match=r"task.test_fraction=.* at least 10 of the 1797 images"):
-        tasks.get("digits").check(make_cfg("task=digits", f"task.test_fraction={value}").task)
+        schemas.check(make_cfg("task=digits", f"task.test_fraction={value}"))
 
 
 def test_cnn_learns_real_digits(make_cfg, tmp_path):

@@ -13,6 +13,7 @@ from tbparse import SummaryReader
 import tasks
 from lossbench.errors import UserError
 from tasks import noise
+from trainer import schemas
 from trainer.run import run
 
 CLEAN = torch.arange(1000) % 10  # 100 labels of each class
@@ -101,7 +102,7 @@ def test_every_classification_task_flips_training_labels_only(make_cfg, task):
 @pytest.mark.parametrize("task", ["mnist", "digits", "mnist_binary"])
 def test_noise_settings_are_checked(make_cfg, task, override, message):
     with pytest.raises(UserError, match=message):
-        tasks.get(task).check(make_cfg(f"task={task}", override).task)
+        schemas.check(make_cfg(f"task={task}", override))
 
 
 def test_the_flipped_share_is_recorded_and_logged(make_cfg, tmp_path):

@@ -8,12 +8,11 @@ from conftest import CONFIGS
 from omegaconf import OmegaConf
 
 from lossbench.contract import KINDS
-from trainer import losses
+from trainer import losses, schemas
 
 
 def loss_from_config(name: str, kind: str) -> losses.Loss:
-    return losses.build(OmegaConf.to_container(OmegaConf.load(CONFIGS / "loss" / f"{name}.yaml")),
-                        kind)
+    return losses.build(schemas.option_values("loss", name), kind)
 
 
 def logit(p: torch.Tensor) -> torch.Tensor:
@@ -92,7 +91,7 @@ def test_every_loss_config_names_a_registered_loss_and_back():
 
 def test_every_loss_config_lists_its_class_parameters_and_defaults():
     for name in losses.LOSSES:
-        cfg = OmegaConf.to_container(OmegaConf.load(CONFIGS / "loss" / f"{name}.yaml"))
+        cfg = schemas.option_values("loss", name)
         assert {k: v for k, v in cfg.items() if k != "name"} == losses.parameters(name), name
 
 

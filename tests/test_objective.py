@@ -7,14 +7,14 @@ import os
 
 import pytest
 import yaml
-from conftest import ROOT, TINY_REGRESSION, train_cli
+from conftest import ROOT, TINY_REGRESSION, compose_cfg, train_cli
 from hydra import compose, initialize_config_dir
 from hypothesis import given
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from lossbench.errors import UserError
-from trainer import objective
+from trainer import objective, schemas
 
 
 def cfg(metric: str = "test/mse", direction: str = "minimize", task: str = "regression"):
@@ -38,8 +38,8 @@ def test_the_objective_is_never_nan(status, value, direction):
 
 def test_a_misspelt_objective_is_refused_before_training():
     objective.check(cfg("test/r2", "maximize"))
-    with pytest.raises(UserError, match=r"objective\.direction='down'"):
-        objective.check(cfg(direction="down"))
+    with pytest.raises(UserError, match=r"objective\.direction='down'.*minimize, maximize"):
+        schemas.check(compose_cfg("objective.direction=down"))
     with pytest.raises(UserError, match=r"test/accuracy.*task=regression.*test/mse"):
         objective.check(cfg("test/accuracy"))
 

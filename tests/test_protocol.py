@@ -60,7 +60,8 @@ def test_gradient_clipping_bounds_the_global_norm_at_every_step(make_cfg, tmp_pa
 
 @pytest.mark.parametrize("value", ["0", "-1.0", "inf", "abc"])
 def test_bad_clip_values_are_one_line(make_cfg, tmp_path, value):
-    with pytest.raises(UserError, match=r"trainer.gradient_clip_val=.* is not valid: null or a"):
+    with pytest.raises(UserError, match=r"gradient_clip_val=.* is not valid: a finite number > 0, "
+                                        "or null"):
         run(make_cfg(*DIGITS, f"trainer.gradient_clip_val={value}"), tmp_path)
 
 

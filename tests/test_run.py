@@ -98,8 +98,6 @@ def test_divergence_is_recorded_not_raised(make_cfg, tmp_path):
     ("task.batch_size=0", "task.batch_size"),
     ("optim.lr=0", "optim.lr"),
     ("optim.lr=-1", "optim.lr"),
-    ("optim.lr=true", "optim.lr"),  # YAML's true is a bool, not the number 1
-    ("trainer.max_epochs=true", "trainer.max_epochs"),
     ("trainer.device=tpu", "trainer.device"),
 ])
 def test_bad_values_are_user_errors(make_cfg, tmp_path, override, key):
@@ -107,6 +105,15 @@ def test_bad_values_are_user_errors(make_cfg, tmp_path, override, key):
         run(make_cfg(override), tmp_path)
     record = run(make_cfg(override), tmp_path / "sweep", multirun=True)
     assert record["status"] == "failed" and key in record["reason"]
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("optim.lr=true", "optim.lr=true is not valid: a finite number > 0"),  # not 1
+    ("trainer.max_epochs=true", "trainer.max_epochs=true is not valid: an integer >= 1"),
+])
+def test_wrong_types_are_refused_while_composing(make_cfg, override, message):
+    with pytest.raises(UserError, match=message):
+        make_cfg(override)
 
 
 def test_cnn_on_vectors_is_a_misfit(make_cfg, tmp_path):

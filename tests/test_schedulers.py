@@ -106,8 +106,9 @@ def test_a_resume_with_another_schedule_length_is_refused(make_cfg, tmp_path, mo
     (["scheduler=cosine", "scheduler.T_max=0"], r"scheduler.T_max=0 is not valid"),
     (["scheduler=step", "scheduler.step_size=1.5"], r"scheduler.step_size=1.5 is not valid"),
     (["scheduler=onecycle", "scheduler.pct_start=2.0"],
-     r"scheduler=onecycle with .* is not valid: Expected float between 0 and 1 pct_start"),
-    (["scheduler=cosine", "+scheduler.warmup=3"], r"scheduler=cosine with .* is not valid"),
+     r"scheduler.pct_start=2.0 is not valid: a number in \(0, 1\)"),
+    (["scheduler=cosine", "+scheduler.warmup=3"],
+     r"scheduler.warmup=3 is not valid: no such key in scheduler=cosine"),
 ])
 def test_bad_schedule_values_are_one_line_errors(make_cfg, tmp_path, overrides, message):
     with pytest.raises(UserError, match=message):

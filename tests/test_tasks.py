@@ -10,6 +10,7 @@ import tasks
 from lossbench.contract import KINDS
 from lossbench.errors import UserError
 from tasks import idx
+from trainer import schemas
 
 
 def test_mnist_reads_idx_files_through_torchvision(make_cfg, data_dir):
@@ -38,7 +39,7 @@ def test_failed_download_still_says_where_to_put_the_files(make_cfg, tmp_path, m
 
     monkeypatch.setattr("torchvision.datasets.MNIST.download", no_network)
     cfg = make_cfg("task=mnist", f"task.data_dir={tmp_path}", "task.download=true")
-    with pytest.raises(UserError, match=r"download failed .* put the four"):
+    with pytest.raises(UserError, match=r"data_dir=.* download failed .* must hold MNIST/raw/"):
         tasks.get("mnist").build(cfg.task)
 
 
@@ -95,14 +96,15 @@ def test_binary_subset_keeps_only_the_chosen_digits(make_cfg):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("task.positive=[4,10]", "task.positive=.* a non-empty list of digits 0-9"),
-    ("task.negative=[]", "task.negative=.* a non-empty list of digits 0-9"),
+    ("task.positive=[4,10]", "task.positive=.* a non-empty list of distinct digits 0-9"),
+    ("task.negative=[]", "task.negative=.* a non-empty list of distinct digits 0-9"),
+    ("task.positive=[4,4]", "task.positive=.* a non-empty list of distinct digits 0-9"),
     ("task.negative=[4,7]", r"digits \[4\] are also in task.positive"),
 ])
 def test_binary_digit_checks(make_cfg, override, message):
     cfg = make_cfg("task=mnist_binary", override)
     with pytest.raises(UserError, match=message):
-        tasks.get("mnist_binary").check(cfg.task)
+        schemas.check(cfg)
 
 
 def test_regression_outliers_corrupt_training_targets_only(make_cfg):
@@ -126,7 +128,7 @@ def test_regression_data_follows_the_seed(make_cfg):
 @pytest.mark.parametrize("value", [-0.1, 1.0, 1.5, "false"])
 def test_outlier_fraction_range(make_cfg, value):
     with pytest.raises(UserError, match=r"task.outlier_fraction=.*\[0, 1\)"):
-        tasks.get("regression").check(make_cfg(f"task.outlier_fraction={value}").task)
+        schemas.check(make_cfg(f"task.outlier_fraction={value}"))
 
 
 def test_unknown_task_lists_the_valid_ones():

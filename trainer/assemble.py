@@ -17,12 +17,9 @@ from torch import nn
 
 import tasks
 from lossbench.contract import Task, TaskData
-from lossbench.errors import Misfit, UserError, is_int, is_number, require
-from trainer import losses, models, optimizers, protocol, results
-from trainer.settings import Settings
-
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("32", "bf16", "16")
+from lossbench.errors import Misfit, UserError, require
+from trainer import losses, models, optimizers, results, schemas
+from trainer.settings import DEVICES, Settings
 
 
 @dataclass
@@ -48,9 +45,9 @@ class Parts:
 
 def check_all(cfg: DictConfig) -> Checked:
     """Every value, the pair and the device; UserError (Misfit for a pair that does not fit)."""
+    schemas.check(cfg)  # every key and value, before even the record is made of them
     record = results.new_record(cfg)
     task = tasks.get(cfg.task.name)
-    check(cfg, task)
     if reason := misfit(cfg, task):
         raise Misfit(reason)
     device = pick_device(cfg.trainer.device)
@@ -69,6 +66,8 @@ def assemble(cfg: DictConfig, checked: Checked, state: dict[str, Any] | None,
     task, device = checked.task, checked.device
     seed_everything(cfg.seed)
     data = build_data(task, cfg, device, built)
+    models.check_fits(cfg.model, data.input_shape, data.n_outputs, cfg.task.batch_size,
+                      len(data.x_train), device)
     model = models.build(cfg.model, data.input_shape, data.n_outputs).to(device)
     models.check_batches(model, len(data.x_train), cfg.task.batch_size,
                          cfg.trainer.limit_train_batches)
@@ -95,26 +94,6 @@ def build_data(task: Task, cfg: DictConfig, device: torch.device,
 def _global_streams() -> tuple:
     kind, keys, *rest = np.random.get_state()
     return torch.get_rng_state().tolist(), kind, keys.tolist(), rest, random.getstate()
-
-
-def check(cfg: DictConfig, task: Task) -> None:
-    """Every value range, before any data is read or anything is trained."""
-    def positive_int(key: str, value: object) -> None:
-        require(is_int(value) and value >= 1, key, value, "an integer >= 1")
-
-    positive_int("trainer.max_epochs", cfg.trainer.max_epochs)
-    positive_int("task.batch_size", cfg.task.batch_size)
-    positive_int("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
-    if cfg.trainer.limit_train_batches is not None:
-        positive_int("trainer.limit_train_batches", cfg.trainer.limit_train_batches)
-    require(is_int(cfg.seed) and cfg.seed >= 0, "seed", cfg.seed, "an integer >= 0")
-    require(str(cfg.trainer.precision) in PRECISIONS, "trainer.precision", cfg.trainer.precision,
-            f"one of {', '.join(PRECISIONS)}")
-    lr = cfg.optim.lr
-    require(is_number(lr) and lr > 0, "optim.lr", lr, "a number > 0")
-    losses.check(dict(cfg.loss))
-    protocol.check(cfg)  # schedule, gradient clipping, determinism
-    task.check(cfg.task)
 
 
 def misfit(cfg: DictConfig, task: Task) -> str | None:

@@ -4,12 +4,48 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
 
-from omegaconf import DictConfig
+import torch
+from omegaconf import MISSING, DictConfig, OmegaConf
 from torch import nn
 
-from lossbench.errors import Misfit, UserError, is_int, require
+from lossbench import memory
+from lossbench.errors import Misfit, UserError
 from lossbench.registry import lookup
+from lossbench.schema import Items, Number, fields_of
+
+Width = Annotated[int, Number(low=1, size=True)]
+
+
+@dataclass
+class LinearConfig:
+    """configs/model/linear.yaml"""
+
+    name: str = MISSING
+
+
+@dataclass
+class MLPConfig:
+    """configs/model/mlp.yaml: one Linear + ReLU per hidden size; none is a linear model."""
+
+    name: str = MISSING
+    hidden_sizes: Annotated[list[int], Items(Number(low=1, size=True))] = MISSING
+
+
+@dataclass
+class CNNConfig:
+    """configs/model/cnn.yaml"""
+
+    name: str = MISSING
+    channels: Annotated[list[int], Items(Number(low=1, size=True), min_len=2, max_len=2)] = MISSING
+    hidden: Width = MISSING
+
+
+@dataclass
+class ToyCNNConfig(CNNConfig):
+    """configs/model/toy_cnn.yaml: the same keys as cnn's."""
 
 
 def mlp(n_in: int, hidden_sizes: list[int], n_out: int) -> nn.Sequential:
@@ -68,10 +104,7 @@ def linear_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Modu
 
 
 def mlp_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
-    sizes = list(cfg.hidden_sizes)
-    require(all(is_int(s) and s >= 1 for s in sizes), "model.hidden_sizes", sizes,
-            "a list of integers >= 1")
-    return mlp(math.prod(input_shape), sizes, n_outputs)
+    return mlp(math.prod(input_shape), list(cfg.hidden_sizes), n_outputs)
 
 
 def cnn_model(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
@@ -92,17 +125,53 @@ def _require_image(name: str, input_shape: Shape, smallest: int) -> None:
         )
 
 
-# model=<name> → its builder, which checks the group's values and sizes the model from the task.
+# model=<name> → its builder, which sizes the model from the task, and its config's schema.
 MODELS: dict[str, Callable[[DictConfig, Shape, int], nn.Module]] = {
     "linear": linear_model,
     "mlp": mlp_model,
     "cnn": cnn_model,
     "toy_cnn": toy_cnn_model,
 }
+SCHEMAS: dict[str, type] = {"linear": LinearConfig, "mlp": MLPConfig, "cnn": CNNConfig,
+                            "toy_cnn": ToyCNNConfig}
 
 
 def build(cfg: DictConfig, input_shape: Shape, n_outputs: int) -> nn.Module:
     return lookup("model", MODELS, cfg.name)(cfg, input_shape, n_outputs)
+
+
+def footprint(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch: int
+              ) -> tuple[int, int]:
+    """Bytes for the weights (with gradients and two optimizer moments) and for one batch's
+    activations (kept for the backward pass), from a copy on the meta device: nothing allocated."""
+    outputs: list[int] = []
+    with torch.device("meta"):
+        model = lookup("model", MODELS, cfg.name)(cfg, input_shape, n_outputs).eval()
+        for module in model.modules():
+            if not list(module.children()):
+                module.register_forward_hook(lambda m, i, out: outputs.append(out.numel()))
+        model(torch.empty(batch, *input_shape))
+    weights = sum(p.numel() for p in model.parameters())
+    return 4 * 4 * weights, 4 * 2 * sum(outputs)
+
+
+def check_fits(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch_size: int,
+               n_train: int, device: torch.device | None = None) -> None:
+    """Refuse a model, or a batch through it, that the device's memory could never hold."""
+    plain = OmegaConf.to_container(cfg)
+    sizes = {k: plain[k] for k in fields_of(SCHEMAS[cfg.name]) if k != "name"}
+    # The key to blame: the biggest size the user gave (a 10^11 among 64s stands out).
+    blame = max(sizes, key=lambda k: max(sizes[k], default=0) if isinstance(sizes[k], list)
+                else sizes[k], default="name")
+    batch = min(batch_size, n_train)  # the loop never takes more than the data holds
+    try:
+        weights, activations = footprint(cfg, input_shape, n_outputs, batch)
+    except (RuntimeError, OverflowError, ValueError):  # a shape past what torch can describe
+        weights = activations = math.inf
+    what = f"model={cfg.name} on inputs of shape {tuple(input_shape)}"
+    memory.require_fits(weights, f"model.{blame}", plain.get(blame), what, device)
+    memory.require_fits(weights + activations, "task.batch_size", batch_size,
+                        f"a batch of {batch} samples through {what}", device)
 
 
 def check_batches(model: nn.Module, n_train: int, batch_size: int, limit: int | None) -> None:

@@ -14,21 +14,31 @@ maximising. The sweeper records it and moves on to the next trial.
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from omegaconf import DictConfig
+from omegaconf import MISSING, DictConfig
 
 import tasks
-from lossbench.errors import UserError, require
+from lossbench.errors import UserError
+from lossbench.schema import OneOf, Text
 from lossbench.status import RunStatus
 
 DIRECTIONS = ("minimize", "maximize")
 
 
+@dataclass
+class ObjectiveConfig:
+    """`objective` in configs/train.yaml."""
+
+    metric: Annotated[str, Text("a metric of the task: val/<metric>, test/<metric>, val/loss, "
+                                "test/loss or train/loss_epoch")] = MISSING
+    direction: Annotated[str, OneOf(DIRECTIONS)] = MISSING
+
+
 def check(cfg: DictConfig) -> None:
     """A misspelt objective would make every trial equally bad: refuse it before training."""
-    metric, direction = cfg.objective.metric, cfg.objective.direction
-    require(direction in DIRECTIONS, "objective.direction", direction, " or ".join(DIRECTIONS))
+    metric = cfg.objective.metric
     if cfg.task.name not in tasks.names():
         return  # run() reports the unknown task itself
     with_val = cfg.task.get("val_fraction", 0) != 0

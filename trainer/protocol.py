@@ -11,16 +11,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.errors import is_number, require
 from trainer import schedulers
 
 
 def check(cfg: DictConfig) -> None:
-    clip = cfg.trainer.gradient_clip_val
-    require(clip is None or (is_number(clip) and 0 < clip < float("inf")),
-            "trainer.gradient_clip_val", clip, "null or a number > 0")
-    require(isinstance(cfg.trainer.deterministic, bool), "trainer.deterministic",
-            cfg.trainer.deterministic, "true or false")
+    """What the schemas cannot say: the schedule against the run's length and the optimizer.
+    (trainer.gradient_clip_val and trainer.deterministic: settings.TrainerConfig.)"""
     schedulers.check(scheduler_config(cfg), cfg.optim, cfg.trainer.max_epochs)
 
 

@@ -10,13 +10,53 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from omegaconf import MISSING
 from torch.optim import lr_scheduler
 
-from lossbench.errors import UserError, is_int, require
+from lossbench.errors import UserError, require
 from lossbench.registry import lookup
+from lossbench.schema import Number
+
+Epochs = Annotated[int, Number(low=1)]
+Positive = Annotated[float, Number(low=0, low_open=True)]
+
+
+@dataclass
+class NoneConfig:
+    """configs/scheduler/none.yaml"""
+
+    name: str = MISSING
+
+
+@dataclass
+class CosineConfig(NoneConfig):
+    """configs/scheduler/cosine.yaml: CosineAnnealingLR's keyword arguments."""
+
+    T_max: Epochs = MISSING
+    eta_min: Annotated[float, Number(low=0)] = MISSING
+
+
+@dataclass
+class StepConfig(NoneConfig):
+    """configs/scheduler/step.yaml: StepLR's keyword arguments."""
+
+    step_size: Epochs = MISSING
+    gamma: Positive = MISSING
+
+
+@dataclass
+class OneCycleConfig(NoneConfig):
+    """configs/scheduler/onecycle.yaml: OneCycleLR's keyword arguments."""
+
+    max_lr: Positive = MISSING
+    epochs: Epochs = MISSING  # and at least trainer.max_epochs: `check`
+    pct_start: Annotated[float, Number(0, 1, low_open=True, high_open=True)] = MISSING
+    div_factor: Positive = MISSING
+    final_div_factor: Positive = MISSING
+    cycle_momentum: bool = MISSING
 
 
 @dataclass(frozen=True)
@@ -36,6 +76,8 @@ SCHEDULES: dict[str, Kind | None] = {
     "onecycle": Kind(lr_scheduler.OneCycleLR, per_step=True,
                      sized=lambda steps: {"steps_per_epoch": steps}),
 }
+SCHEMAS: dict[str, type] = {"none": NoneConfig, "cosine": CosineConfig, "step": StepConfig,
+                            "onecycle": OneCycleConfig}
 
 
 class Schedule:
@@ -76,17 +118,13 @@ def build(cfg: dict[str, Any] | None, optimizer: torch.optim.Optimizer,
 
 
 def check(cfg: dict[str, Any], optimizer_cfg: dict[str, Any], max_epochs: int) -> None:
-    """Every value of the scheduler config, before any data is read."""
-    name = cfg.get("name")
-    if name == "onecycle":
+    """What the schemas cannot say, before any data is read: onecycle's length, and what
+    torch itself refuses."""
+    if cfg.get("name") == "onecycle":
         epochs = cfg.get("epochs")
-        require(is_int(epochs) and epochs >= max_epochs, "scheduler.epochs", epochs,
+        require(epochs >= max_epochs, "scheduler.epochs", epochs,
                 f"an integer >= trainer.max_epochs ({max_epochs}): onecycle cannot step "
                 "past its end")
-    for key in ("T_max", "step_size"):
-        if key in cfg:
-            require(is_int(cfg[key]) and cfg[key] >= 1, f"scheduler.{key}", cfg[key],
-                    "an integer >= 1")
     # Torch checks the rest when the scheduler is built: do that on a stand-in optimizer.
     from trainer import optimizers
 

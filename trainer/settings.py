@@ -4,9 +4,34 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from omegaconf import MISSING
+
+from lossbench.schema import Number, OneOf
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("32", "bf16", "16")
+AtLeastOne = Annotated[int, Number(low=1)]
+
+
+@dataclass
+class TrainerConfig:
+    """The schema of configs/trainer/default.yaml: how the one loop trains, whatever the pair."""
+
+    max_epochs: AtLeastOne = MISSING
+    device: Annotated[str, OneOf(DEVICES, pattern=r"cuda:\d+", hint="cuda:N")] = MISSING
+    log_every_n_steps: AtLeastOne = MISSING
+    limit_train_batches: AtLeastOne | None = MISSING
+    progress_bar: bool = MISSING
+    resume: bool = MISSING
+    precision: Annotated[str, OneOf(PRECISIONS)] = MISSING
+    compile: bool = MISSING
+    diagnostics: bool = MISSING
+    # Clip the global gradient norm to this before each step; null leaves gradients alone.
+    gradient_clip_val: Annotated[float, Number(low=0, low_open=True)] | None = MISSING
+    deterministic: bool = MISSING
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,31 @@ from __future__ import annotations
 import csv
 import io
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from omegaconf import MISSING
 
 from lossbench import files
+from lossbench.schema import Number, Text
 
 CSV_COLUMNS = ("step", "tag", "value", "wall_time")
+
+
+@dataclass
+class TensorBoardConfig:
+    """configs/logger/tensorboard.yaml: TensorBoard's keyword arguments."""
+
+    # How often TensorBoard's writer thread flushes to disk; each epoch flushes anyway.
+    flush_secs: Annotated[int, Number(low=1)] = MISSING
+
+
+@dataclass
+class CsvConfig:
+    """configs/logger/csv.yaml: Csv's keyword arguments."""
+
+    file: Annotated[str, Text("a file name, relative to the run dir")] = MISSING
 
 
 class TensorBoard:
@@ -112,3 +131,4 @@ def _csv_text(rows: list) -> str:
 
 
 SINKS = {"tensorboard": TensorBoard, "csv": Csv}
+SCHEMAS: dict[str, type] = {"tensorboard": TensorBoardConfig, "csv": CsvConfig}

@@ -37,7 +37,7 @@ from scripts.bench import classic_mnist
 from scripts.bench.timing import Clock, machine, timed
 from tasks import idx
 from tasks.mnist_like import DATASETS
-from trainer import losses, models, results
+from trainer import losses, models, results, schemas
 from trainer.logger import RunLogger
 from trainer.loop import fit
 from trainer.settings import Settings
@@ -60,7 +60,7 @@ def task_data(args: argparse.Namespace, device: torch.device) -> TaskData:
 def fresh(args: argparse.Namespace, data: TaskData, device: torch.device):
     """The same initial weights and a fresh optimizer for every measurement."""
     torch.manual_seed(0)
-    cfg = OmegaConf.load(ROOT / "configs" / "model" / f"{args.model}.yaml")
+    cfg = OmegaConf.create(schemas.option_values("model", args.model))
     model = models.build(cfg, data.input_shape, data.n_outputs).to(device)
     return model, classic_mnist.make_optimizer(args.optim, model.parameters(), args.lr)
 

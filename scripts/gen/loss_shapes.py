@@ -18,9 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
-from omegaconf import OmegaConf
 
-from trainer import losses
+from trainer import losses, schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,8 +27,7 @@ N_CLASSES = 10
 
 
 def configured_losses() -> dict[str, dict]:
-    configs = sorted((ROOT / "configs" / "loss").glob("*.yaml"))
-    return {p.stem: OmegaConf.to_container(OmegaConf.load(p)) for p in configs}
+    return {name: schemas.option_values("loss", name) for name in sorted(losses.LOSSES)}
 
 
 def regression_curve(cfg: dict, errors: torch.Tensor) -> tuple[list[float], list[float]]:

@@ -15,11 +15,9 @@ import inspect
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 import tasks
 from lossbench.contract import KINDS
-from trainer import losses
+from trainer import losses, schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -31,7 +29,7 @@ def cell(text: str) -> str:
 
 
 def config_params(name: str) -> str:
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / "loss" / f"{name}.yaml"))
+    cfg = schemas.option_values("loss", name)
     return ", ".join(f"`{k}={v}`" for k, v in cfg.items() if k != "name") or "—"
 
 

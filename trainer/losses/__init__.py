@@ -4,22 +4,29 @@ Each loss is a `Loss` subclass (base.py) that adapts raw model scores and
 targets per kind before its criterion sees them; classification.py and
 regression.py hold them, normalized.py the APL family. A loss config is its
 `name` plus the keyword arguments of its class, so the config and the class
-list the same parameters.
+list the same parameters, and the class's signature is the config's schema:
+each argument's annotation says its type and allowed values (`schema`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
+import typing
 from typing import Any
+
+from omegaconf import MISSING
 
 from lossbench.contract import Kind
 from lossbench.errors import UserError
 from lossbench.registry import lookup as registry_lookup
+from lossbench.schema import fields_of, problem
 from trainer.losses import classification, normalized, regression
 from trainer.losses.base import DISTANCE, Adapter, Loss
 
 __all__ = ["DISTANCE", "LOSSES", "Adapter", "Loss", "accepts", "build", "check", "lookup",
-           "parameters", "valid_for"]
+           "parameters", "schema", "valid_for"]
 
 LOSSES: dict[str, type[Loss]] = {
     "ce": classification.CrossEntropy,
@@ -68,17 +75,34 @@ def parameters(name: str) -> dict[str, Any]:
             if p.name not in ("self", "kind")}
 
 
+@functools.cache
+def schema(name: str) -> type:
+    """The config schema of a loss, read from its class: `name` and each keyword argument,
+    with the type and allowed values its annotation declares (values come from the YAML)."""
+    init = lookup(name).__init__
+    hints = typing.get_type_hints(init, include_extras=True)
+    keys = [("name", str, MISSING), *((p, hints[p], MISSING) for p in parameters(name))]
+    return dataclasses.make_dataclass(f"{lookup(name).__name__}Config", keys)
+
+
 def build(cfg: dict, kind: Kind) -> Loss:
     """`cfg` is the loss config: its `name` and the criterion's parameters."""
-    name = cfg["name"]
-    params = {k: v for k, v in cfg.items() if k != "name"}
-    known = parameters(name)
-    if unknown := sorted(set(params) - set(known)):
-        raise UserError(f"loss.{unknown[0]} is not a parameter of loss={name}; its parameters: "
-                        f"{', '.join(known) or 'none'}.")
-    return lookup(name)(kind, **params)
+    check(cfg)
+    return lookup(cfg["name"])(kind, **{k: v for k, v in cfg.items() if k != "name"})
 
 
 def check(cfg: dict) -> None:
-    """Every parameter of the loss config, before any data is read."""
-    build(cfg, next(iter(lookup(cfg["name"]).adapters)))
+    """Every parameter of a loss config given as a plain dict, against the loss's schema.
+
+    A composed config is checked with all the others (trainer.schemas); this is
+    for losses built from Python.
+    """
+    name = cfg["name"]
+    known = fields_of(schema(name))
+    for key, value in cfg.items():
+        if key not in known:
+            params = [k for k in known if k != "name"]
+            raise UserError(f"loss.{key} is not a parameter of loss={name}; its parameters: "
+                            f"{', '.join(params) or 'none'}.")
+        if (allowed := problem(known[key], value)) is not None:
+            raise UserError(f"loss.{key}={value!r} is not valid: {allowed}.")

@@ -11,14 +11,14 @@ An adapter's docstring is what the README's loss table shows for that kind.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lossbench.contract import Kind
-from lossbench.errors import is_number, require
+from lossbench.schema import Number
 
 Tensors = tuple[torch.Tensor, torch.Tensor]
 Adapter = Callable[[torch.Tensor, torch.Tensor], Tensors]
@@ -101,7 +101,8 @@ class Loss(nn.Module):
         return self.criterion(*self.adapt(output, target))
 
 
-def number(key: str, value: object, ok: Callable[[float], bool], allowed: str) -> float:
-    """A loss parameter that must be a number in some range, else the one-line error."""
-    require(is_number(value) and ok(value), f"loss.{key}", value, allowed)
-    return float(value)
+# A loss's keyword arguments are its config keys (configs/loss/<name>.yaml): each one's
+# annotation is its schema, the type and the values allowed, checked before it is built.
+NonNegative = Annotated[float, Number(low=0)]
+Positive = Annotated[float, Number(low=0, low_open=True)]
+Finite = Annotated[float, Number()]

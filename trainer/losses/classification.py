@@ -6,22 +6,22 @@ Zhang & Sabuncu 2018, Wang et al. 2019) and focal loss as small functions.
 
 from __future__ import annotations
 
-import math
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lossbench.contract import Kind
-from lossbench.errors import require
+from lossbench.schema import Number
 from trainer.losses.base import (
+    Finite,
     Loss,
+    NonNegative,
     log_softmax_and_index,
     logit_and_float,
     logit_and_sign,
     logits_and_index,
-    number,
     sigmoid_and_float,
     softmax_and_onehot,
     two_class_logits,
@@ -74,11 +74,9 @@ class CrossEntropy(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, label_smoothing: float = 0.0) -> None:
+    def __init__(self, kind: Kind, label_smoothing: Annotated[float, Number(0, 1)] = 0.0) -> None:
         super().__init__(kind)
-        smoothing = number("label_smoothing", label_smoothing, lambda v: 0 <= v <= 1,
-                           "a number in [0, 1]")
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=smoothing)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=float(label_smoothing))
 
 
 class NLL(Loss):
@@ -104,9 +102,9 @@ class Focal(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index, "binary": two_class_logits}
 
-    def __init__(self, kind: Kind, gamma: float = 2.0) -> None:
+    def __init__(self, kind: Kind, gamma: NonNegative = 2.0) -> None:
         super().__init__(kind)
-        self.gamma = number("gamma", gamma, lambda v: 0 <= v < math.inf, "a number >= 0")
+        self.gamma = float(gamma)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return focal(logits, y, self.gamma)
@@ -137,9 +135,9 @@ class GCE(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, q: float = 0.7) -> None:
+    def __init__(self, kind: Kind, q: Annotated[float, Number(0, 1, low_open=True)] = 0.7) -> None:
         super().__init__(kind)
-        self.q = number("q", q, lambda v: 0 < v <= 1, "a number in (0, 1]")
+        self.q = float(q)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return gce(logits, y, self.q)
@@ -156,13 +154,10 @@ class SCE(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, alpha: float = 0.1, beta: float = 1.0,
-                 log_zero: float = LOG_ZERO) -> None:
+    def __init__(self, kind: Kind, alpha: NonNegative = 0.1, beta: NonNegative = 1.0,
+                 log_zero: Annotated[float, Number(high=0, high_open=True)] = LOG_ZERO) -> None:
         super().__init__(kind)
-        self.alpha = number("alpha", alpha, lambda v: 0 <= v < math.inf, "a number >= 0")
-        self.beta = number("beta", beta, lambda v: 0 <= v < math.inf, "a number >= 0")
-        self.log_zero = number("log_zero", log_zero, lambda v: -math.inf < v < 0,
-                               "a finite number < 0")
+        self.alpha, self.beta, self.log_zero = float(alpha), float(beta), float(log_zero)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return sce(logits, y, self.alpha, self.beta, self.log_zero)
@@ -178,11 +173,10 @@ class MultiMargin(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, p: int = 1, margin: float = 1.0) -> None:
+    def __init__(self, kind: Kind, p: Annotated[int, Number(1, 2)] = 1,
+                 margin: Finite = 1.0) -> None:
         super().__init__(kind)
-        require(p in (1, 2) and not isinstance(p, bool), "loss.p", p, "1 or 2")
-        margin = number("margin", margin, math.isfinite, "a finite number")
-        self.criterion = nn.MultiMarginLoss(p=p, margin=margin)
+        self.criterion = nn.MultiMarginLoss(p=p, margin=float(margin))
 
 
 class BCE(Loss):
@@ -222,9 +216,9 @@ class Hinge(Loss):
 
     adapters: ClassVar = {"binary": logit_and_sign}
 
-    def __init__(self, kind: Kind, margin: float = 1.0) -> None:
+    def __init__(self, kind: Kind, margin: Finite = 1.0) -> None:
         super().__init__(kind)
-        self.margin = number("margin", margin, math.isfinite, "a finite number")
+        self.margin = float(margin)
 
     def criterion(self, logits: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
         return hinge(logits, sign, self.margin)

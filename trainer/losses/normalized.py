@@ -20,7 +20,7 @@ from typing import ClassVar
 import torch
 
 from lossbench.contract import Kind
-from trainer.losses.base import Loss, logits_and_index, number
+from trainer.losses.base import Loss, NonNegative, logits_and_index
 
 # APL's reverse cross-entropy clamps the one-hot target to [1e-4, 1], so log 0 reads as
 # log 1e-4 ≈ −9.21 (SCE's paper uses −4: see `sce`), and the probabilities to [1e-7, 1].
@@ -54,10 +54,6 @@ def reduced_mae(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 1 - logits.softmax(dim=1).gather(1, y.unsqueeze(1)).squeeze(1)
 
 
-def _weight(key: str, value: float) -> float:
-    return number(key, value, lambda v: 0 <= v < math.inf, "a number >= 0")
-
-
 class NCE(Loss):
     """s · (−log p_y) / (−Σ_k log p_k): normalized cross-entropy (Ma et al. 2020).
 
@@ -68,9 +64,9 @@ class NCE(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, scale: float = 10.0) -> None:
+    def __init__(self, kind: Kind, scale: NonNegative = 10.0) -> None:
         super().__init__(kind)
-        self.scale = _weight("scale", scale)
+        self.scale = float(scale)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.scale * nce(logits, y).mean()
@@ -86,9 +82,9 @@ class RCE(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, scale: float = 1.0) -> None:
+    def __init__(self, kind: Kind, scale: NonNegative = 1.0) -> None:
         super().__init__(kind)
-        self.scale = _weight("scale", scale)
+        self.scale = float(scale)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.scale * rce(logits, y).mean()
@@ -104,10 +100,10 @@ class NFL(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, scale: float = 1.0, gamma: float = 0.5) -> None:
+    def __init__(self, kind: Kind, scale: NonNegative = 1.0, gamma: NonNegative = 0.5) -> None:
         super().__init__(kind)
-        self.scale = _weight("scale", scale)
-        self.gamma = _weight("gamma", gamma)
+        self.scale = float(scale)
+        self.gamma = float(gamma)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.scale * nfl(logits, y, self.gamma).mean()
@@ -123,9 +119,9 @@ class NCEandRCE(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, alpha: float = 1.0, beta: float = 10.0) -> None:
+    def __init__(self, kind: Kind, alpha: NonNegative = 1.0, beta: NonNegative = 10.0) -> None:
         super().__init__(kind)
-        self.alpha, self.beta = _weight("alpha", alpha), _weight("beta", beta)
+        self.alpha, self.beta = float(alpha), float(beta)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (self.alpha * nce(logits, y) + self.beta * rce(logits, y)).mean()
@@ -140,9 +136,9 @@ class NCEandMAE(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, alpha: float = 1.0, beta: float = 10.0) -> None:
+    def __init__(self, kind: Kind, alpha: NonNegative = 1.0, beta: NonNegative = 10.0) -> None:
         super().__init__(kind)
-        self.alpha, self.beta = _weight("alpha", alpha), _weight("beta", beta)
+        self.alpha, self.beta = float(alpha), float(beta)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (self.alpha * nce(logits, y) + self.beta * reduced_mae(logits, y)).mean()
@@ -157,11 +153,11 @@ class NFLandRCE(Loss):
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, alpha: float = 1.0, beta: float = 10.0,
-                 gamma: float = 0.5) -> None:
+    def __init__(self, kind: Kind, alpha: NonNegative = 1.0, beta: NonNegative = 10.0,
+                 gamma: NonNegative = 0.5) -> None:
         super().__init__(kind)
-        self.alpha, self.beta = _weight("alpha", alpha), _weight("beta", beta)
-        self.gamma = _weight("gamma", gamma)
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.gamma = float(gamma)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (self.alpha * nfl(logits, y, self.gamma) + self.beta * rce(logits, y)).mean()

@@ -8,14 +8,15 @@ loss are for regression only.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lossbench.contract import Kind
-from trainer.losses.base import DISTANCE, Loss, number, value_and_float
+from lossbench.schema import Number
+from trainer.losses.base import DISTANCE, Loss, NonNegative, Positive, value_and_float
 
 REGRESSION = {"regression": value_and_float}
 
@@ -84,10 +85,9 @@ class SmoothL1(Loss):
 
     adapters: ClassVar = DISTANCE
 
-    def __init__(self, kind: Kind, beta: float = 1.0) -> None:
+    def __init__(self, kind: Kind, beta: NonNegative = 1.0) -> None:
         super().__init__(kind)
-        beta = number("beta", beta, lambda v: v >= 0, "a number >= 0")
-        self.criterion = nn.SmoothL1Loss(beta=beta)
+        self.criterion = nn.SmoothL1Loss(beta=float(beta))
 
 
 class Huber(Loss):
@@ -99,10 +99,9 @@ class Huber(Loss):
 
     adapters: ClassVar = DISTANCE
 
-    def __init__(self, kind: Kind, delta: float = 1.0) -> None:
+    def __init__(self, kind: Kind, delta: Positive = 1.0) -> None:
         super().__init__(kind)
-        delta = number("delta", delta, lambda v: v > 0, "a number > 0")
-        self.criterion = nn.HuberLoss(delta=delta)
+        self.criterion = nn.HuberLoss(delta=float(delta))
 
 
 class LogCosh(Loss):
@@ -129,9 +128,10 @@ class Quantile(Loss):
 
     adapters: ClassVar = REGRESSION
 
-    def __init__(self, kind: Kind, tau: float = 0.5) -> None:
+    def __init__(self, kind: Kind,
+                 tau: Annotated[float, Number(0, 1, low_open=True, high_open=True)] = 0.5) -> None:
         super().__init__(kind)
-        self.tau = number("tau", tau, lambda v: 0 < v < 1, "a number in (0, 1)")
+        self.tau = float(tau)
 
     def criterion(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return pinball(pred, target, self.tau)
@@ -147,11 +147,11 @@ class Barron(Loss):
 
     adapters: ClassVar = REGRESSION
 
-    def __init__(self, kind: Kind, alpha: float = 1.0, scale: float = 1.0) -> None:
+    def __init__(self, kind: Kind, alpha: Annotated[float, Number(
+            -math.inf, math.inf, high_open=True, text="a number or -inf, not +inf or nan")] = 1.0,
+                 scale: Positive = 1.0) -> None:
         super().__init__(kind)
-        self.alpha = number("alpha", alpha, lambda v: v < math.inf and not math.isnan(v),
-                            "a number (or -inf), not +inf or nan")
-        self.scale = number("scale", scale, lambda v: 0 < v < math.inf, "a number > 0")
+        self.alpha, self.scale = float(alpha), float(scale)
 
     def criterion(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return barron(pred, target, self.alpha, self.scale)
