@@ -62,8 +62,10 @@ def open_job(hydra_context: HydraContext, task_function: TaskFunction, config: D
 
 def task_config(config: DictConfig) -> DictConfig:
     """The config the task function gets: the job's config without its hydra node
-    (run_job deep-copies the whole config, hydra node included, then deletes it)."""
+    (run_job deep-copies the whole config, hydra node included, then deletes it).
+    The top level keeps its schema's type, which trainer/schemas.check walks from."""
     task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+    task_cfg._metadata.object_type = config._metadata.object_type
     for flag, value in config._metadata.flags.items():
         task_cfg._set_flag(flag, value)
     return task_cfg
