@@ -25,7 +25,8 @@ def commands(args: argparse.Namespace, run_dir: Path) -> dict[str, list[str]]:
              f"model={args.model}", "loss=ce", f"trainer.max_epochs={args.epochs}",
              f"task.data_dir={args.data_dir}", "task.download=false",
              f"task.batch_size={args.batch_size}", f"trainer.device={args.device}",
-             f"hydra.run.dir={run_dir}"]
+             # like the classic script: all 60,000 images trained on, no validation pass
+             "task.val_fraction=0", f"hydra.run.dir={run_dir}"]
     classic = [sys.executable, str(Path(__file__).with_name("classic_mnist.py")),
                f"--data-dir={args.data_dir}", f"--dataset={args.dataset}",
                f"--model={args.model}", "--optim=adam", "--lr=0.001", f"--epochs={args.epochs}",

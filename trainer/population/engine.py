@@ -41,6 +41,7 @@ from trainer.diagnostics import per_sample_size
 from trainer.logger import RunLogger
 from trainer.loop import Outcome, commit_epoch, scores, steps_per_epoch
 from trainer.population.optim import StackedOptimizer
+from trainer.population.scoring import batched_scores
 from trainer.population.stacked import StackedModel, cost
 from trainer.run import Job, finish
 
@@ -266,6 +267,7 @@ class Population:
         test = self._evaluate(data.x_test, autocast)
         val = None if data.x_val is None else self._evaluate(data.x_val, autocast)
         finite = self.model.finite().tolist()
+        together = self._scores_together(test, val)
         # The population's epoch, evaluation included: what fit's time_s measures for one run.
         took = round(time.perf_counter() - started, 4)
         ended = []
@@ -276,10 +278,14 @@ class Population:
             try:
                 self._written(member)
                 with member.logs():
-                    entry.update(scores(test[i], own.data.y_test, own.loss_fn, self.metrics))
-                    if val is not None:
-                        entry.update(scores(val[i], own.data.y_val, own.loss_fn, self.metrics,
-                                            split="val"))
+                    if together is not None:
+                        entry.update(together[i])
+                    else:  # one by one, so that one member's error is its own
+                        entry.update(scores(test[i], own.data.y_test, own.loss_fn,
+                                            self.metrics))
+                        if val is not None:
+                            entry.update(scores(val[i], own.data.y_val, own.loss_fn,
+                                                self.metrics, split="val"))
                     if not finite[i]:
                         ended.append(i)
                         self._finish(member, Outcome(RunStatus.DIVERGED, "a model parameter "
@@ -296,6 +302,22 @@ class Population:
                 ended.append(i)
                 member.error = err
         self._drop(ended)
+
+    def _scores_together(self, test: torch.Tensor, val: torch.Tensor | None
+                         ) -> list[dict[str, float]] | None:
+        """Every member's scores in one go; None when that fails (then member by member)."""
+        runs = self._loss_runs()
+        try:
+            together = batched_scores(test, [m.parts.data.y_test for m in self.active], runs,
+                                      self.metrics, "test")
+            if val is not None:
+                val_scores = batched_scores(val, [m.parts.data.y_val for m in self.active],
+                                            runs, self.metrics, "val")
+                for mine, more in zip(together, val_scores, strict=True):
+                    mine.update(more)
+        except Exception:
+            return None
+        return together
 
     @torch.no_grad()
     def _evaluate(self, x: torch.Tensor, autocast: torch.autocast) -> torch.Tensor:

@@ -1,0 +1,56 @@
+"""Population scoring: every member's scores at once equal loop.scores member by member."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trainer import losses
+from trainer.loop import scores
+from trainer.population.scoring import batched_scores
+
+
+def _members(kind: str, names: list[str], shared_targets: bool, n: int = 300):
+    torch.manual_seed(0)
+    m = len(names)
+    if kind == "multiclass":
+        outputs = torch.randn(m, n, 10)
+        targets = [torch.randint(0, 10, (n,)) for _ in range(m)]
+        metrics = ("accuracy",)
+    elif kind == "binary":
+        outputs = torch.randn(m, n, 1).round(decimals=1)  # ties, which auc ranks share
+        targets = [torch.randint(0, 2, (n,)).float() for _ in range(m)]
+        metrics = ("accuracy", "auc")
+    else:
+        outputs = torch.randn(m, n, 1) * 3
+        targets = [torch.randn(n) for _ in range(m)]
+        metrics = ("mse", "mae", "r2")
+    if shared_targets:
+        targets = [targets[0]] * m
+    fns = [losses.build({"name": name}, kind) for name in names]
+    runs = [(i + 1, fns[i]) for i in range(m) if i + 1 == m or names[i + 1] != names[i]]
+    return outputs, targets, fns, runs, metrics
+
+
+@pytest.mark.parametrize(("kind", "names"), [
+    ("multiclass", ["ce", "ce", "gce", "sce", "sce", "mae"]),
+    ("binary", ["bce", "bce", "focal"]),
+    ("regression", ["l1", "mse", "mse", "huber", "smoothl1", "logcosh"]),
+])
+@pytest.mark.parametrize("shared_targets", [True, False])
+def test_batched_scores_equal_each_members_own(kind, names, shared_targets):
+    outputs, targets, fns, runs, metrics = _members(kind, names, shared_targets)
+    together = batched_scores(outputs, targets, runs, metrics, "val")
+    assert len(together) == len(names)
+    for i, fn in enumerate(fns):
+        alone = scores(outputs[i], targets[i], fn, metrics, split="val")
+        assert together[i].keys() == alone.keys()
+        assert together[i] == pytest.approx(alone, rel=1e-6, abs=1e-9)
+
+
+def test_a_non_finite_member_gets_its_own_nan_and_the_others_their_numbers():
+    outputs, targets, fns, runs, metrics = _members("regression", ["mse", "mse"], False)
+    outputs[1, 5] = float("nan")
+    together = batched_scores(outputs, targets, runs, metrics, "test")
+    assert all(v != v for v in together[1].values())  # NaN everywhere for member 1
+    assert together[0] == pytest.approx(scores(outputs[0], targets[0], fns[0], metrics))
