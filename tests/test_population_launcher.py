@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import CONFIGS, ROOT, TINY_REGRESSION, train_cli
 from hydra import initialize_config_dir
@@ -253,6 +254,44 @@ def test_a_killed_population_sweep_resumes_each_member(tmp_path):
         for h, g in zip(without_timing(b)["history"], without_timing(a)["history"],
                         strict=True):
             assert h == pytest.approx(g, rel=1e-6)
+
+
+def test_sigterm_records_every_member_interrupted_and_the_sweep_resumes(tmp_path):
+    sweep = [*SLOW, "trainer.max_epochs=5"]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *sweep,
+                             f"hydra.sweep.dir={tmp_path}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoints(tmp_path, 4, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr
+    assert "continue the sweep with the same command and trainer.resume=true" in stderr
+    records = [results.read(p.parent) for p in tmp_path.glob("*/metrics.json")]
+    assert len(records) == 4
+    for record in records:
+        assert record["status"] == "interrupted", record["reason"]
+        assert record["reason"].startswith("SIGTERM during epoch")
+    resumed = train_cli(*sweep, f"hydra.sweep.dir={tmp_path}", "trainer.resume=true")
+    assert resumed.returncode == 0, resumed.stderr
+    assert closing_line(resumed) == "4 job(s) this launch: 4 ok"
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
+                          reason="no CUDA device on this machine (scripts/gpu_check.sh runs "
+                                 "these where there is one)")
+
+
+@CUDA
+def test_on_cuda_a_population_sweep_matches_the_basic_launchers(tmp_path):
+    sweep = ["-m", "task=regression", "loss=l1,mse", "seed=0,1", "task.data_seed=0",
+             "trainer.device=cuda", "trainer.max_epochs=2", *TINY_REGRESSION]
+    finals = {}
+    for name, extra in (("basic", []), ("population", POPULATION)):
+        result = train_cli(*sweep, *extra, f"hydra.sweep.dir={tmp_path / name}")
+        assert result.returncode == 0, result.stderr
+        finals[name] = {p.parent.name: results.read(p.parent)["final"]["test/mse"]
+                        for p in (tmp_path / name).glob("*/metrics.json")}
+    assert finals["population"] == pytest.approx(finals["basic"], rel=1e-3)
 
 
 @pytest.mark.parametrize("overrides", [

@@ -43,11 +43,14 @@ COMMANDS = {
 }
 
 
+THREADS: dict[str, str] = {}  # --threads: the torch threads of every command
+
+
 def sweep(launcher: list[str], swept: list[str], sweep_dir: Path, clock) -> int:
     """Run the whole command under `clock`; return how many runs finished with status ok."""
     command = [sys.executable, str(ROOT / "train.py"), "-m", *swept, *launcher,
                f"hydra.sweep.dir={sweep_dir}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **THREADS}
     with clock:
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if done.returncode != 0:
@@ -96,6 +99,8 @@ def main() -> None:
                         "first three; label_noise-fashion is the full preset, for GPUs)")
     parser.add_argument("--device", default=None, help="trainer.device for every run")
     parser.add_argument("--n-jobs", type=int, default=None, help="hydra.launcher.n_jobs")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP_NUM_THREADS for every command (torch's default: one per core)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quiet", type=float, default=None, metavar="CORES",
                         help="as in bench.py: time only while others use at most CORES cores")
@@ -103,6 +108,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.n_jobs:
         LAUNCHERS["joblib"].append(f"hydra.launcher.n_jobs={args.n_jobs}")
+    if args.threads:
+        THREADS.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     launchers = args.launchers or (["basic", "population"] if args.population
                                    else ["basic", "joblib"])
     device = [f"trainer.device={args.device}"] if args.device else []
@@ -116,7 +123,8 @@ def main() -> None:
     from scripts.bench.timing import machine
 
     where = torch.device(args.device if args.device and args.device != "auto" else "cpu")
-    report: dict = {"machine": machine(where), "launchers": {n: LAUNCHERS[n] for n in launchers}}
+    report: dict = {"machine": machine(where), "launchers": {n: LAUNCHERS[n] for n in launchers},
+                    "threads": args.threads}
     with tempfile.TemporaryDirectory(prefix="lossbench-sweep-") as tmp:
         results = {name: measure(swept, launchers, args.repeats, args.quiet, Path(tmp))
                    for name, swept in commands.items()}
@@ -133,7 +141,9 @@ def main() -> None:
 def print_report(report: dict, results: dict, launchers: list[str], repeats: int) -> None:
     m = report["machine"]
     where = m.get("gpu", m["cpu"])
-    print(f"\n{where} · {m['cores']} cores · torch {m['torch']} · "
+    threads = f"{report['threads']} torch thread(s)" if report.get("threads") else \
+        "torch's default threads"
+    print(f"\n{where} · {m['cores']} cores · torch {m['torch']} · {threads} · "
           f"load {m['loadavg_start']} → {m['loadavg_end']}")
     first, last = launchers[0], launchers[-1]
     if len(results) == 1 and "sweep" in results:
