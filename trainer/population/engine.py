@@ -22,8 +22,7 @@ import json
 import math
 import random
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 from omegaconf import OmegaConf
-from torch.func import vmap
 
 from lossbench.status import RunStatus
 from trainer import checkpoint, schedulers, signals
@@ -41,7 +39,7 @@ from trainer.diagnostics import per_sample_size
 from trainer.logger import RunLogger
 from trainer.loop import Outcome, commit_epoch, scores, steps_per_epoch
 from trainer.population.optim import StackedOptimizer
-from trainer.population.scoring import batched_scores
+from trainer.population.scoring import batched_scores, member_losses
 from trainer.population.stacked import StackedModel, cost
 from trainer.run import Job, finish
 
@@ -191,7 +189,7 @@ class Population:
         y = self.y_train.gather(1, idx)
         with autocast:
             output = self.model(x)
-            losses = torch.cat(list(self._losses(output, y)))
+            losses = member_losses(output, y, self._loss_runs())
         captured: dict[str, torch.Tensor] = {}
         if watch:
             output.register_hook(lambda grad: captured.update(output=grad.detach()))
@@ -203,15 +201,6 @@ class Population:
         self.optimizer.step()
         self.window += losses.detach()
         return grads
-
-    def _losses(self, output: torch.Tensor, y: torch.Tensor) -> Iterator[torch.Tensor]:
-        """Each member's mean loss, one vmap per run of members with the same loss."""
-        start = 0
-        for end, loss_fn in self._loss_runs():
-            with warnings.catch_warnings():  # losses without a batching rule loop instead
-                warnings.filterwarnings("ignore", "There is a performance drop")
-                yield vmap(loss_fn)(output[start:end], y[start:end])
-            start = end
 
     def _loss_runs(self) -> list[tuple[int, Any]]:
         """(end, loss) of each run of neighbouring members with the same loss config."""

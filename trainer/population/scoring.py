@@ -31,15 +31,13 @@ def batched_scores(outputs: torch.Tensor, targets: Sequence[torch.Tensor],
     if out.ndim == 3 and out.shape[2] == 1:
         out = out[..., 0]
     rows = []
-    for name in metrics:
-        if name not in torch_metrics.METRICS:
-            raise KeyError(f"unknown metric {name!r}")
+    for name in metrics:  # an unknown name raises: the caller scores member by member
         metric = torch_metrics.METRICS[name]
         if name in PER_MEMBER:
             rows.append(torch.stack([metric(o, t) for o, t in zip(out, y, strict=True)]))
         else:
             rows.append(vmap(metric)(out, y))
-    rows.append(_losses(outputs, y, loss_runs).double())
+    rows.append(member_losses(outputs, y, loss_runs).double())
     values = torch.stack(rows).T.tolist()  # the only copy to the host
     names = [f"{split}/{m}" for m in metrics] + [f"{split}/loss"]
     return [dict(zip(names, map(float, row), strict=True)) for row in values]
@@ -52,12 +50,14 @@ def _stack(targets: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(list(targets))
 
 
-def _losses(outputs: torch.Tensor, y: torch.Tensor, loss_runs: Sequence[tuple[int, Any]]
-            ) -> torch.Tensor:
+def member_losses(outputs: torch.Tensor, y: torch.Tensor, loss_runs: Sequence[tuple[int, Any]]
+                  ) -> torch.Tensor:
+    """Each member's mean loss, (M,): one vmap per run of neighbouring members sharing a
+    loss. The population's training step and its scoring both take their losses here."""
     start, parts = 0, []
     with warnings.catch_warnings():  # losses without a batching rule loop instead
         warnings.filterwarnings("ignore", "There is a performance drop")
         for end, loss_fn in loss_runs:
-            parts.append(vmap(loss_fn)(outputs[start:end], y[start:end]).float())
+            parts.append(vmap(loss_fn)(outputs[start:end], y[start:end]))
             start = end
     return torch.cat(parts)
