@@ -13,9 +13,12 @@ task flips labels or holds data out itself. METRICS' first is the main metric.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import Any
 
-from lossbench.contract import Task
+from lossbench.contract import Task, TaskData
 from lossbench.registry import lookup
+from lossbench.schema import extended
 
 # name → "module" or "module:attribute". Imported on first use: a task's own
 # imports (scikit-learn, torchvision) cost seconds that other tasks need not pay.
@@ -40,5 +43,23 @@ def get(name: str) -> Task:
     from tasks import noise, validation
 
     if task.KIND != "regression":
-        task = noise.LabelNoise(task)
-    return validation.Validated(task)  # after the noise: the held-out part carries it
+        task = Extended(task, noise.NoiseConfig, noise.apply)
+    # After the noise: the held-out part carries it.
+    return Extended(task, validation.SplitConfig, validation.carve)
+
+
+class Extended:
+    """A task with keys added to its Config and a step after its build: how `get` gives
+    every task label noise and a validation split."""
+
+    def __init__(self, task: Task, keys: type, after_build: Callable[[TaskData, Any], TaskData]
+                 ) -> None:
+        self.task, self.after_build = task, after_build
+        self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
+        self.Config = extended(task.Config, keys)
+
+    def check(self, cfg: Any) -> None:
+        self.task.check(cfg)
+
+    def build(self, cfg: Any) -> TaskData:
+        return self.after_build(self.task.build(cfg), cfg)

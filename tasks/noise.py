@@ -17,7 +17,8 @@
 
 The realised share of flipped training labels goes into `TaskData.info`
 as `label_noise`, and `corrupted` marks the flipped samples. `tasks.get`
-wraps every classification task in `LabelNoise`, so no task applies it by hand.
+wraps every classification task in `tasks.Extended` with `NoiseConfig` and `apply`, so no
+task applies it by hand.
 """
 
 from __future__ import annotations
@@ -25,15 +26,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig
 
-from lossbench.contract import Task, TaskData
+from lossbench.contract import TaskData
 from lossbench.errors import require
-from lossbench.schema import Number, OneOf, extended
+from lossbench.schema import Number, OneOf
 
 NOISE_TYPES = ("symmetric", "symmetric_exact", "asymmetric")
 # Class → the class its labels are flipped to, by number of classes.
@@ -87,18 +88,3 @@ def apply(data: TaskData, cfg: DictConfig) -> TaskData:
     share = float(flipped.float().mean()) if len(flipped) else 0.0
     return dataclasses.replace(data, y_train=y, corrupted=flipped, clean_y_train=data.y_train,
                                corruption="label_noise", info={**data.info, "label_noise": share})
-
-
-class LabelNoise:
-    """A classification task whose training labels `apply` flips after the task built them."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
-        self.Config = extended(task.Config, NoiseConfig)
-
-    def check(self, cfg: Any) -> None:
-        self.task.check(cfg)
-
-    def build(self, cfg: Any) -> TaskData:
-        return apply(self.task.build(cfg), cfg)

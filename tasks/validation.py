@@ -7,7 +7,8 @@ as published, so the split does not move when the label noise changes. The
 validation part carries the training data's corruption (flipped labels,
 outliers), as a user's own held-out data would; `task.val_clean=true` gives it
 the targets from before the corruption instead. The test set is never touched.
-`tasks.get` wraps every task in `Validated`, so no task carves the split by hand.
+`tasks.get` wraps every task in `tasks.Extended` with `SplitConfig` and `carve`, so no task
+carves the split by hand.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import torch
 from omegaconf import MISSING, DictConfig
 
-from lossbench.contract import Task, TaskData
+from lossbench.contract import TaskData
 from lossbench.errors import UserError, require
-from lossbench.schema import Number, extended
+from lossbench.schema import Number
 
 
 @dataclass
@@ -127,18 +128,3 @@ def carve(data: TaskData, cfg: DictConfig) -> TaskData:
         clean_y_train=None if data.clean_y_train is None else data.clean_y_train[train],
         info=info,
     )
-
-
-class Validated:
-    """A task whose training data `carve` splits after the task (and its label noise) built it."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.KIND, self.N_OUTPUTS, self.METRICS = task.KIND, task.N_OUTPUTS, task.METRICS
-        self.Config = extended(task.Config, SplitConfig)
-
-    def check(self, cfg: Any) -> None:
-        self.task.check(cfg)
-
-    def build(self, cfg: Any) -> TaskData:
-        return carve(self.task.build(cfg), cfg)
