@@ -14,9 +14,9 @@ import pytest
 import torch
 from conftest import ROOT, TINY_REGRESSION, train_cli
 
-from trainer import checkpoint, results
-from trainer.checkpoint import CorruptCheckpoint
-from trainer.results import CorruptRecord
+from trainer.rundir import checkpoint, results
+from trainer.rundir.checkpoint import CorruptCheckpoint
+from trainer.rundir.results import CorruptRecord
 
 QUICK = ["task=regression", "loss=mse", "trainer.device=cpu", "trainer.progress_bar=false",
          *TINY_REGRESSION]

@@ -14,8 +14,8 @@ from omegaconf import OmegaConf
 from tbparse import SummaryReader
 
 from scripts.reporting import runs as report_runs
-from trainer import results
 from trainer.run import run
+from trainer.rundir import results
 from trainer.sinks import CSV_COLUMNS, SINKS
 
 BOTH = "logger=[tensorboard,csv]"
@@ -105,7 +105,7 @@ def test_an_empty_logger_list_keeps_only_metrics_json(make_cfg, tmp_path):
     assert OmegaConf.select(composed, "logger") is None
     cfg = make_cfg("loss=l1", "logger=[]")
     assert run(cfg, tmp_path / "run")["status"] == "ok"
-    # .lock is the run-dir lock (trainer/lock.py), not a logger's output.
+    # .lock is the run-dir lock (trainer/rundir/lock.py), not a logger's output.
     assert {p.name for p in (tmp_path / "run").iterdir()} == {"metrics.json", "checkpoints",
                                                                ".lock"}
 

@@ -9,8 +9,9 @@ import torch
 from conftest import ROOT
 
 from lossbench.errors import UserError
-from trainer import models, results
+from trainer import models
 from trainer.run import run
+from trainer.rundir import results
 
 PROJECT = str(ROOT)
 SYNCS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__")

@@ -9,12 +9,13 @@ import torch
 from tbparse import SummaryReader
 from torch import nn
 
-from trainer import checkpoint, optimizers, results
-from trainer.claim import claim
-from trainer.policy import Progress
+from trainer import optimizers
 from trainer.population import engine, optim, stacked
 from trainer.population.engine import Member
 from trainer.run import run, setup
+from trainer.rundir import checkpoint, results
+from trainer.rundir.claim import claim
+from trainer.rundir.policy import Progress
 
 OPTIMS = ["sgd", "adam", "adamw"]
 # Tiny versions of the three models: regression for the dense ones, digits for the CNN.
@@ -39,7 +40,7 @@ def train_both(make_cfg, tmp_path, common: list[str], members: list[list[str]]
 
 
 def member(cfg, run_dir) -> Member:
-    """A run set up as the launcher sets one up (trainer.policy's steps, trainer.run.setup)."""
+    """A run set up as the launcher sets one up (trainer.rundir.policy's steps, run.setup)."""
     claimed = claim(run_dir, results.flat_hparams(cfg), bool(cfg.trainer.resume))
     claimed.release()  # the test holds no other process off
     return Member(setup(cfg, run_dir, Progress(cfg, run_dir, claimed)))

@@ -25,8 +25,8 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 from tbparse import SummaryReader
 
-from trainer import results
 from trainer.population.compose import SharedCompositions
+from trainer.rundir import results
 
 POPULATION = ["hydra/launcher=population"]
 QUICK = ["trainer.max_epochs=2", "trainer.device=cpu", *TINY_REGRESSION]

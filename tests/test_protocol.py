@@ -12,9 +12,10 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from lossbench.errors import UserError
 from tasks import get
-from trainer import checkpoint, models, results
+from trainer import models
 from trainer.loop import evaluate
 from trainer.run import run
+from trainer.rundir import checkpoint, results
 
 DIGITS = ["task=digits", "task.val_fraction=0.0", "loss=ce", "trainer.max_epochs=1"]
 

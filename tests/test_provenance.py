@@ -19,8 +19,9 @@ from tbparse import SummaryReader
 from scripts.report import main as report_main
 from scripts.reporting import environment
 from scripts.reporting import runs as report_runs
-from trainer import checkpoint, provenance, results
+from trainer import provenance
 from trainer.run import run
+from trainer.rundir import checkpoint, results
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

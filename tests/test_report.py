@@ -116,7 +116,7 @@ def test_a_custom_target_replaces_the_default(swept, capsys):
 
 
 def write_run(run_dir: Path, **fields) -> None:
-    """A metrics.json as trainer/results.py writes it, without event files or overrides."""
+    """A metrics.json as trainer/rundir/results.py writes it, without event files or overrides."""
     record = {"task": "regression", "loss": "mse", "model": "mlp", "optim": "adam", "lr": 1e-3,
               "seed": 0, "status": "ok", "reason": None, "epochs_completed": 3,
               "final": {"test/mse": 0.5}, "best": {"test/mse": 0.4}, "history": [],

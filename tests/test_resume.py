@@ -15,8 +15,8 @@ import torch
 from conftest import ROOT, train_cli
 
 from lossbench.errors import UserError
-from trainer import checkpoint, results
 from trainer.run import run
+from trainer.rundir import checkpoint, results
 
 # Big enough that an epoch lasts long enough to be killed in the middle of it.
 SLOW = ["task=regression", "loss=smoothl1", "task.n_train=20000", "task.n_test=500",

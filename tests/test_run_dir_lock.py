@@ -16,8 +16,8 @@ from conftest import ROOT, TINY_REGRESSION, train_cli
 from omegaconf import OmegaConf
 
 from lossbench.errors import UserError
-from trainer import checkpoint, results
-from trainer.lock import LOCK_FILE, InUse, RunDirLock
+from trainer.rundir import checkpoint, results
+from trainer.rundir.lock import LOCK_FILE, InUse, RunDirLock
 
 QUICK = ["task=regression", "trainer.max_epochs=1", "trainer.device=cpu",
          "trainer.progress_bar=false", *TINY_REGRESSION]

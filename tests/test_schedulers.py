@@ -9,9 +9,10 @@ import torch
 from tbparse import SummaryReader
 
 from lossbench.errors import UserError
-from trainer import checkpoint, schedulers
+from trainer import schedulers
 from trainer.logger import RunLogger
 from trainer.run import run
+from trainer.rundir import checkpoint
 
 # digits: 1,437 training images of 8×8, 23 batches of 64 per epoch; no files needed.
 DIGITS = ["task=digits", "task.val_fraction=0.0", "loss=ce", "optim=sgd", "optim.lr=0.1"]

@@ -10,8 +10,8 @@ import sys
 
 from conftest import ROOT, TINY_REGRESSION, train_cli
 
-from trainer import results
-from trainer.sweep import FINISHED_BEFORE, REFUSED, closing
+from trainer.rundir import results
+from trainer.rundir.sweep import FINISHED_BEFORE, REFUSED, closing
 
 QUICK = ["task=regression", "trainer.max_epochs=1", "trainer.device=cpu",
          "trainer.progress_bar=false", *TINY_REGRESSION]

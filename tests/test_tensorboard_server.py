@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_REGRESSION, train_cli
 
-from trainer import results
+from trainer.rundir import results
 
 if os.environ.get("CI") == "true":
     import tensorboard  # noqa: F401  CI must run this test: a missing TensorBoard fails it

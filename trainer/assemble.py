@@ -18,7 +18,8 @@ from torch import nn
 import tasks
 from lossbench.contract import Task, TaskData
 from lossbench.errors import Misfit, UserError, require
-from trainer import losses, models, optimizers, results, schemas
+from trainer import losses, models, optimizers, schemas
+from trainer.rundir import results
 from trainer.settings import DEVICES, Settings
 
 
@@ -60,7 +61,7 @@ def check_all(cfg: DictConfig) -> Checked:
 def assemble(cfg: DictConfig, checked: Checked, state: dict[str, Any] | None,
              built: dict[str, TaskData] | None = None) -> Parts:
     """Data, model, loss and optimizer on the device, for a config that passed `check_all`.
-    `state` is the checkpoint to continue from (trainer/claim.py loaded and checked it).
+    `state` is the checkpoint to continue from (trainer/rundir/claim.py loaded and checked it).
     `built` keeps data across the runs of one process (population training): runs whose
     task config is the same get the same data, built once."""
     task, device = checked.task, checked.device

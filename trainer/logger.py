@@ -11,7 +11,8 @@ from typing import Any
 from lossbench.errors import require
 from lossbench.metrics import higher_is_better
 from lossbench.status import RunStatus
-from trainer import provenance, results
+from trainer import provenance
+from trainer.rundir import results
 from trainer.sinks import SINKS
 
 log = logging.getLogger("lossbench")

@@ -20,9 +20,10 @@ from torch import nn
 from lossbench.contract import TaskData
 from lossbench.metrics import compute
 from lossbench.status import RunStatus
-from trainer import checkpoint, schedulers, signals
+from trainer import schedulers
 from trainer.diagnostics import OutputGradients
 from trainer.logger import RunLogger
+from trainer.rundir import checkpoint, signals
 from trainer.settings import Settings
 
 

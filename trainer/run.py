@@ -1,7 +1,7 @@
 """One run from a composed config to its metrics: the composition root train.py calls.
 
 Guard the run dir, build (trainer/assemble.py), fit (trainer/loop.py), finish.
-What happens on a mistake, a signal or a crash is trainer/policy.py's.
+What happens on a mistake, a signal or a crash is trainer/rundir/policy.py's.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from omegaconf import DictConfig
 
 from lossbench.contract import TaskData
 from lossbench.status import RunStatus
-from trainer import determinism, resume
+from trainer import determinism
 from trainer.assemble import Parts, assemble, check_all
 from trainer.logger import RunLogger
 from trainer.loop import Outcome, fit, steps_per_epoch
-from trainer.policy import Progress, Record, single_or_sweep
+from trainer.rundir import resume
+from trainer.rundir.policy import Progress, Record, single_or_sweep
 
 log = logging.getLogger("lossbench")
 

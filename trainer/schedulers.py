@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import torch
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 from torch.optim import lr_scheduler
 
 from lossbench.errors import UserError, require
@@ -117,9 +117,21 @@ def build(cfg: dict[str, Any] | None, optimizer: torch.optim.Optimizer,
         raise UserError(f"scheduler={name} with {cfg} is not valid: {err}.") from None
 
 
+def config(run_cfg: Any) -> dict[str, Any]:
+    """A run's scheduler group as plain values (`T_max` follows trainer.max_epochs unless set)."""
+    if "scheduler" not in run_cfg:
+        return {"name": "none"}
+    return OmegaConf.to_container(run_cfg.scheduler, resolve=True)
+
+
+def check_run(run_cfg: Any) -> None:
+    """A run's schedule against its length and its optimizer, before any data is read.
+    (trainer.gradient_clip_val and trainer.deterministic: settings.TrainerConfig.)"""
+    check(config(run_cfg), run_cfg.optim, run_cfg.trainer.max_epochs)
+
+
 def check(cfg: dict[str, Any], optimizer_cfg: dict[str, Any], max_epochs: int) -> None:
-    """What the schemas cannot say, before any data is read: onecycle's length, and what
-    torch itself refuses."""
+    """What the schemas cannot say: onecycle's length, and what torch itself refuses."""
     if cfg.get("name") == "onecycle":
         epochs = cfg.get("epochs")
         require(epochs >= max_epochs, "scheduler.epochs", epochs,

@@ -22,7 +22,7 @@ import tasks
 from lossbench import checking
 from lossbench.metrics import direction
 from lossbench.schema import Number
-from trainer import losses, models, optimizers, protocol, schedulers, sinks
+from trainer import losses, models, optimizers, schedulers, sinks
 from trainer.objective import ObjectiveConfig, default_metric
 from trainer.objective import check as check_objective
 from trainer.settings import TrainerConfig
@@ -97,7 +97,7 @@ def check(cfg: DictConfig) -> None:
     task = tasks.get(cfg.task.name)
     if hasattr(task, "check"):
         task.check(cfg.task)
-    protocol.check(cfg)
+    schedulers.check_run(cfg)
     check_objective(cfg)
 
 

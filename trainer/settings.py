@@ -10,6 +10,7 @@ import torch
 from omegaconf import MISSING
 
 from lossbench.schema import Number, OneOf
+from trainer import schedulers
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("32", "bf16", "16")
@@ -53,13 +54,11 @@ class Settings:
     @classmethod
     def from_config(cls, cfg: Any) -> Settings:
         """From a composed config: `cfg.trainer`, `cfg.task.batch_size` and `cfg.seed`."""
-        from trainer.protocol import scheduler_config
-
         own = {f.name for f in dataclasses.fields(cls)} - {"batch_size", "seed", "precision",
                                                            "scheduler"}
         return cls(batch_size=cfg.task.batch_size, seed=cfg.seed,
                    precision=str(cfg.trainer.precision),  # YAML reads 32 and 16 as ints
-                   scheduler=scheduler_config(cfg),
+                   scheduler=schedulers.config(cfg),
                    **{name: cfg.trainer[name] for name in own})
 
     def autocast(self, device: torch.device) -> torch.autocast:

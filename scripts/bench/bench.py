@@ -37,9 +37,10 @@ from scripts.bench import classic_mnist
 from scripts.bench.timing import Clock, machine, timed
 from tasks import idx
 from tasks.mnist_like import DATASETS
-from trainer import losses, models, results, schemas
+from trainer import losses, models, schemas
 from trainer.logger import RunLogger
 from trainer.loop import fit
+from trainer.rundir import results
 from trainer.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

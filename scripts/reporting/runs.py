@@ -14,7 +14,7 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from scripts.reporting import environment
-from trainer import results
+from trainer.rundir import results
 
 # Columns every row has, whatever was swept; `final/<tag>`, `selected/<tag>` (and
 # `selected/epoch`) and `best/<tag>` follow.

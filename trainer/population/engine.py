@@ -13,7 +13,7 @@ draws it), its targets (label noise, outliers), its loss, its optimizer's settin
 member whose loss or parameters become NaN or Inf is recorded `diverged`, as fit records
 it, and leaves the population; the others go on. A member whose scores or files fail
 leaves with the error in `Member.error`; an interrupt stops every member, each with the
-interrupt in `Member.error`: the caller records those ends (trainer/policy.py).
+interrupt in `Member.error`: the caller records those ends (trainer/rundir/policy.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import torch
 from omegaconf import OmegaConf
 
 from lossbench.status import RunStatus
-from trainer import checkpoint, schedulers, signals
+from trainer import schedulers
 from trainer.assemble import Parts
 from trainer.diagnostics import per_sample_size
 from trainer.logger import RunLogger
@@ -42,6 +42,7 @@ from trainer.population.optim import StackedOptimizer
 from trainer.population.scoring import batched_scores, member_losses
 from trainer.population.stacked import StackedModel, cost
 from trainer.run import Job, finish
+from trainer.rundir import checkpoint, signals
 
 # Bytes of activations one evaluation chunk may take, all members together.
 EVAL_BYTES = 2**28

@@ -3,7 +3,7 @@ and after the task function, split in two so that training can happen in between
 
 `open_job` gives a member its run dir and on_job_start callbacks, as run_job does;
 `write_hydra_files` puts down `.hydra/` once the member holds its run dir, as
-trainer/hydra_output.py does for a single run; `close_job` sets the return value and
+trainer/rundir/hydra_output.py does for a single run; `close_job` sets the return value and
 calls on_job_end once it has trained. `MemberLogs` keeps each member's log lines for its
 own `<job name>.log`, held until that file is the member's to write (the
 HeldFileHandler of configs/hydra/job_logging/lossbench.yaml does this for one job).
@@ -27,8 +27,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf._utils import get_omega_conf_dumper
 
 from lossbench import files
-from trainer import storage
-from trainer.hydra_output import DOT_HYDRA
+from trainer.rundir import storage
+from trainer.rundir.hydra_output import DOT_HYDRA
 
 
 def use(config: DictConfig) -> None:
@@ -72,7 +72,7 @@ def task_config(config: DictConfig) -> DictConfig:
 
 
 def write_hydra_files(run_dir: Path, task_cfg: DictConfig, config: DictConfig) -> None:
-    """trainer/hydra_output.write for a member: config.yaml, hydra.yaml and overrides.yaml,
+    """trainer/rundir/hydra_output.write for a member: config.yaml, hydra.yaml and overrides.yaml,
     the same text, without deep copies of the hydra node."""
     hydra_node = OmegaConf.to_container(config.hydra, enum_to_str=True)
     hydra_node["output_subdir"] = DOT_HYDRA  # where the files are, as with Hydra's default

@@ -2,10 +2,10 @@
 
 The launcher composes each job as Hydra's basic launcher does (compose.py shares the
 work) and takes each through the single run's own steps: its run dir claimed, its
-`.hydra/` files and log, its checks and build (trainer/policy.py, trainer/run.py), so a
+`.hydra/` files and log, its checks and build (trainer/rundir/policy.py, trainer/run.py), so a
 refused, skipped or failed job is recorded as it would be alone. Runs that agree on
 everything but their per-member values (plan.py) and share their data arrays train as
-one population (engine.py); each member's end is recorded by trainer/policy.py as a
+one population (engine.py); each member's end is recorded by trainer/rundir/policy.py as a
 single run's is. The others train one by one, through Hydra's run_job or trainer.run,
 and the launcher says which and why in one line.
 """
@@ -31,10 +31,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.contract import TaskData
 from lossbench.errors import UserError
-from trainer import objective, policy
-from trainer.claim import Claim
+from trainer import objective
 from trainer.population import engine, jobs, optim, plan, stacked
 from trainer.population.compose import SharedCompositions
+from trainer.rundir import policy
+from trainer.rundir.claim import Claim
 
 log = logging.getLogger("lossbench")
 
@@ -160,7 +161,7 @@ class PopulationLaunch:
     def _open(self, entry: Entry, router: jobs.MemberLogs | None, shared: list[TaskData],
               built: dict[str, TaskData]) -> None:
         """A job's run dir claimed, its files written, then the single run's checks and build
-        (trainer/policy.py's steps, in the order single_or_sweep takes them)."""
+        (trainer/rundir/policy.py's steps, in the order single_or_sweep takes them)."""
         from trainer import run
 
         jobs.use(entry.config)
@@ -175,7 +176,7 @@ class PopulationLaunch:
             except UserError as err:  # as train.py: the whole sweep stops, with one line
                 print(f"error: {err}", file=sys.stderr)
                 sys.exit(2)
-            claimed = policy.take(cfg, run_dir, multirun=True)
+            claimed = policy.claim_run_dir(cfg, run_dir, multirun=True)
             if not isinstance(claimed, Claim):  # refused, or finished before
                 self._close(entry, value=objective.value(cfg, claimed))
                 return
@@ -189,9 +190,10 @@ class PopulationLaunch:
                     log.info(line)
                 return run.setup(cfg, run_dir, entry.progress, built)
 
-            job = policy.recorded(start, cfg, run_dir, entry.progress, multirun=True)
+            job = policy.record_every_exit(start, cfg, run_dir, entry.progress, multirun=True)
         if isinstance(job, dict):  # skipped or failed
-            self._close(entry, value=objective.value(cfg, policy.ended(run_dir, job, True)))
+            recorded = policy.note_outcome(run_dir, job, True)
+            self._close(entry, value=objective.value(cfg, recorded))
             return
         entry.member = engine.Member(job, logs=logs)  # takes its random streams now
         entry.data_id = _share(job, shared)
@@ -244,7 +246,7 @@ class PopulationLaunch:
             self._end(entry)
 
     def _end(self, entry: Entry, reraise: bool = True) -> None:
-        """Record the member's end as policy.recorded records a single run's; close its job."""
+        """Record the member's end as policy.record_every_exit records a single run's; close its job."""
         member, cfg, run_dir = entry.member, entry.cfg, entry.run_dir
         jobs.use(entry.config)
 
@@ -255,7 +257,8 @@ class PopulationLaunch:
 
         with member.logs():
             try:
-                record = policy.recorded(outcome, cfg, run_dir, entry.progress, multirun=True)
+                record = policy.record_every_exit(outcome, cfg, run_dir, entry.progress,
+                                                  multirun=True)
             except KeyboardInterrupt:
                 member.record = {}  # recorded as interrupted
                 self._close(entry, value=None)
@@ -265,7 +268,8 @@ class PopulationLaunch:
         member.record = record
         entry.claim.release()
         entry.claim = None
-        self._close(entry, value=objective.value(cfg, policy.ended(run_dir, record, True)))
+        noted = policy.note_outcome(run_dir, record, True)
+        self._close(entry, value=objective.value(cfg, noted))
 
     def _close(self, entry: Entry, value: Any = None, error: BaseException | None = None
                ) -> None:

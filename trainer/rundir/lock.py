@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 
 from lossbench.errors import UserError
-from trainer import storage
+from trainer.rundir import storage
 
 LOCK_FILE = ".lock"
 

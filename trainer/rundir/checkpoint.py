@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from lossbench import files
-from trainer import storage
-from trainer.lock import Refused
+from trainer.rundir import storage
+from trainer.rundir.lock import Refused
 from trainer.schedulers import Schedule
 
 CHECKPOINT = Path("checkpoints") / "last.pt"

@@ -17,9 +17,9 @@ from omegaconf import DictConfig
 
 from lossbench.errors import Misfit, UserError
 from lossbench.status import RunStatus
-from trainer import hydra_output, results, signals, sweep
-from trainer.claim import Claim, claim
 from trainer.logger import RunLogger
+from trainer.rundir import hydra_output, results, signals, sweep
+from trainer.rundir.claim import Claim, claim
 
 log = logging.getLogger("lossbench")
 
@@ -76,7 +76,7 @@ def single_or_sweep(run: Callable[[DictConfig, Path, Progress], Record]
                     ) -> Callable[..., Record | None]:
     """`run(cfg, run_dir, progress)` made into `run(cfg, run_dir, multirun=False)`.
 
-    First the run dir is claimed (trainer/claim.py): locked, and checked for what it
+    First the run dir is claimed (trainer/rundir/claim.py): locked, and checked for what it
     holds. A dir that is busy or may not be written is refused with nothing written
     there: UserError in a single run; in a sweep the job returns None, counted as
     refused. A resume of a finished run returns its record. Then `.hydra/` and the log
@@ -86,30 +86,31 @@ def single_or_sweep(run: Callable[[DictConfig, Path, Progress], Record]
     on. Ctrl-C or SIGTERM records `interrupted`, during start-up too, and raises
     signals.Interrupted.
 
-    The steps are `take`, `opened` and `recorded`; population training
+    The steps are `claim_run_dir`, `open_run_dir`, `record_every_exit` and
+    `note_outcome`; population training
     (trainer/population/) goes through the same steps for each of its members.
     """
     @functools.wraps(run)
     def wrapper(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Record | None:
-        claimed = take(cfg, run_dir, multirun)
+        claimed = claim_run_dir(cfg, run_dir, multirun)
         if not isinstance(claimed, Claim):
             return claimed
         try:
             progress = Progress(cfg, run_dir, claimed)
 
             def start_and_run() -> Record:
-                opened(cfg, run_dir, claimed)
+                open_run_dir(cfg, run_dir, claimed)
                 return run(cfg, run_dir, progress)
 
-            return ended(run_dir, recorded(start_and_run, cfg, run_dir, progress, multirun),
-                         multirun)
+            record = record_every_exit(start_and_run, cfg, run_dir, progress, multirun)
+            return note_outcome(run_dir, record, multirun)
         finally:
             claimed.release()
 
     return wrapper
 
 
-def take(cfg: DictConfig, run_dir: Path, multirun: bool) -> Claim | Record | None:
+def claim_run_dir(cfg: DictConfig, run_dir: Path, multirun: bool) -> Claim | Record | None:
     """Claim the run dir: the Claim to go on with (release it when done), the record of a
     run that finished before, or None when a sweep job is refused."""
     signals.interrupt_on_sigterm()
@@ -134,14 +135,14 @@ def take(cfg: DictConfig, run_dir: Path, multirun: bool) -> Claim | Record | Non
     return claimed.finished
 
 
-def opened(cfg: DictConfig, run_dir: Path, claimed: Claim) -> None:
+def open_run_dir(cfg: DictConfig, run_dir: Path, claimed: Claim) -> None:
     """The run dir is the run's: Hydra's files and the log go there now."""
     hydra_output.write(run_dir, cfg)
     for line in claimed.notes:
         log.info(line)
 
 
-def ended(run_dir: Path, record: Record, multirun: bool) -> Record:
+def note_outcome(run_dir: Path, record: Record, multirun: bool) -> Record:
     """A sweep job's outcome, noted for the closing line."""
     if multirun:
         sweep.note(run_dir, record["status"], record["reason"])
@@ -155,7 +156,8 @@ def _hparams(cfg: DictConfig) -> Record | None:
         return None
 
 
-def recorded(step: Callable[[], T], cfg: DictConfig, run_dir: Path, progress: Progress,
+def record_every_exit(step: Callable[[], T], cfg: DictConfig, run_dir: Path,
+                      progress: Progress,
              multirun: bool) -> T | Record:
     """`step()`, with every way out recorded."""
     try:

@@ -1,4 +1,4 @@
-"""What `trainer.resume=true` may change, and how a resumed record starts (trainer/claim.py
+"""What `trainer.resume=true` may change, and how a resumed record starts (trainer/rundir/claim.py
 decides whether a run dir is continued, left alone or refused)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trainer.lock import Refused
+from trainer.rundir.lock import Refused
 
 # Keys a resumed run may change: where it runs and how long, not what it computes.
 MAY_CHANGE = ("trainer.resume", "trainer.device", "trainer.progress_bar", "trainer.max_epochs",

@@ -16,9 +16,9 @@ import torch
 from omegaconf import OmegaConf
 
 from lossbench.status import FINISHED
-from trainer import checkpoint, hydra_output, results, resume
-from trainer.hydra_output import DOT_HYDRA
-from trainer.lock import Refused, RunDirLock
+from trainer.rundir import checkpoint, hydra_output, results, resume
+from trainer.rundir.hydra_output import DOT_HYDRA
+from trainer.rundir.lock import Refused, RunDirLock
 
 log = logging.getLogger("lossbench")
 

@@ -11,8 +11,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from lossbench import files
 from lossbench.status import RunStatus
-from trainer import provenance, storage
-from trainer.lock import Refused
+from trainer import provenance
+from trainer.rundir import storage
+from trainer.rundir.lock import Refused
 
 METRICS_FILE = "metrics.json"
 STATUSES = tuple(str(s) for s in RunStatus)

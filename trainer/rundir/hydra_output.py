@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from lossbench import files
-from trainer import storage
+from trainer.rundir import storage
 
 DOT_HYDRA = ".hydra"  # Hydra's default output_subdir, which users and report.py expect
 FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")  # Hydra's names, in its order
