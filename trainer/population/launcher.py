@@ -246,7 +246,8 @@ class PopulationLaunch:
             self._end(entry)
 
     def _end(self, entry: Entry, reraise: bool = True) -> None:
-        """Record the member's end as policy.record_every_exit records a single run's; close its job."""
+        """Record the member's end as policy.record_every_exit records a single run's; close
+        its job."""
         member, cfg, run_dir = entry.member, entry.cfg, entry.run_dir
         jobs.use(entry.config)
 
