@@ -17,6 +17,8 @@ import torch
 from lossbench.errors import UserError
 from trainer import losses
 
+pytestmark = pytest.mark.numerics  # tests/numerics.py
+
 Z = np.array([[2.0, 0.5, -1.0, 0.0], [0.1, 0.2, 3.0, -0.4], [-0.5, 1.5, 0.0, 0.3]])
 Y = np.array([0, 1, 3])
 N, C = Z.shape

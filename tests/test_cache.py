@@ -37,6 +37,7 @@ def test_first_load_writes_the_cache_and_the_second_reads_it(data_dir, monkeypat
     assert same(load(data_dir), first)
 
 
+@pytest.mark.numerics
 def test_same_metrics_with_and_without_the_cache(make_cfg, data_dir, tmp_path):
     cfg = make_cfg("task=mnist", "loss=ce", "model=linear", "trainer.max_epochs=1")
     uncached = run(cfg, tmp_path / "a")

@@ -23,16 +23,19 @@ def output_gradient_sizes(loss: str, errors: torch.Tensor, **params) -> torch.Te
 ERRORS = torch.tensor([-4.0, -1.5, -0.6, -0.2, 0.1, 0.3, 0.9, 2.0, 7.0])
 
 
+@pytest.mark.numerics
 def test_l1_gradient_has_the_same_size_for_every_sample():
     sizes = output_gradient_sizes("l1", ERRORS)
     assert torch.allclose(sizes, torch.ones_like(sizes))
 
 
+@pytest.mark.numerics
 def test_mse_gradient_is_proportional_to_the_error():
     sizes = output_gradient_sizes("mse", ERRORS)
     assert torch.allclose(sizes, 2 * ERRORS.abs())
 
 
+@pytest.mark.numerics
 def test_smoothl1_gradient_is_proportional_inside_beta_and_constant_outside():
     beta = 1.0
     sizes = output_gradient_sizes("smoothl1", ERRORS, beta=beta)
@@ -67,6 +70,7 @@ def test_outliers_take_their_own_share_of_the_l1_gradient():
     assert share == pytest.approx(fraction, abs=1e-6)
 
 
+@pytest.mark.numerics
 def test_diagnostics_change_no_result_and_write_the_tags(make_cfg, tmp_path):
     args = ("task=regression", "loss=mse", "task.outlier_fraction=0.2",
             "trainer.log_every_n_steps=2")

@@ -113,6 +113,7 @@ def test_cuda_compile_matches_the_record_format(make_cfg, tmp_path):
     assert not any(k.startswith("_orig_mod.") for k in state["model"])
 
 
+@pytest.mark.numerics
 @cuda
 def test_cuda_resume_matches(make_cfg, tmp_path):
     cfg = ("task=mnist", "loss=ce", "trainer.device=cuda")

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from lossbench.errors import UserError
 from trainer import losses
 
+pytestmark = pytest.mark.numerics  # tests/numerics.py
+
 LOGITS = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0], [-0.5, 1.5, 0.0]], dtype=torch.float64)
 Y = torch.tensor([0, 1, 1])
 P = LOGITS.exp() / LOGITS.exp().sum(1, keepdim=True)  # softmax by hand

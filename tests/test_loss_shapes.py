@@ -11,6 +11,8 @@ from conftest import ROOT
 
 from scripts.gen import loss_shapes
 
+pytestmark = pytest.mark.numerics  # tests/numerics.py
+
 
 def test_regression_curves_are_the_losses_and_their_derivatives():
     errors = torch.tensor([-3.0, -0.5, 0.25, 2.0])

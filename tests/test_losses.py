@@ -10,6 +10,8 @@ from omegaconf import OmegaConf
 from lossbench.contract import KINDS
 from trainer import losses, schemas
 
+pytestmark = pytest.mark.numerics  # tests/numerics.py
+
 
 def loss_from_config(name: str, kind: str) -> losses.Loss:
     return losses.build(schemas.option_values("loss", name), kind)

@@ -11,6 +11,8 @@ from sklearn import metrics as skm
 
 from lossbench.metrics import compute
 
+pytestmark = pytest.mark.numerics  # tests/numerics.py
+
 SEEDS = range(8)
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from numerics import FLOAT64, assert_same_metrics
 from tbparse import SummaryReader
 from torch import nn
 
@@ -16,6 +17,8 @@ from trainer.run import run, setup
 from trainer.rundir import checkpoint, results
 from trainer.rundir.claim import claim
 from trainer.rundir.policy import Progress
+
+pytestmark = pytest.mark.numerics  # tests/numerics.py
 
 OPTIMS = ["sgd", "adam", "adamw"]
 # Tiny versions of the three models: regression for the dense ones, digits for the CNN.
@@ -60,7 +63,7 @@ def test_a_population_of_one_matches_its_single_run(make_cfg, tmp_path, model, o
     assert member["status"] == single["status"] == "ok"
     assert member["epochs_completed"] == 3
     for ours, theirs in zip(metrics(member), metrics(single), strict=True):
-        assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7)
+        assert_same_metrics(ours, theirs)
 
 
 def population_of_12(model: str, optim_name: str) -> tuple[list[str], list[list[str]]]:
@@ -101,7 +104,7 @@ def test_a_member_that_diverges_stops_alone(make_cfg, tmp_path):
     assert "training loss became" in records[1]["reason"]
     for i in (0, 2):
         for ours, theirs in zip(metrics(records[i]), metrics(singles[i]), strict=True):
-            assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-7)
+            assert_same_metrics(ours, theirs)
 
 
 def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
@@ -160,7 +163,7 @@ def test_a_members_checkpoint_is_the_single_runs_and_resumes_as_one(make_cfg, tm
                   tmp_path / "member0")
     straight = run(make_cfg(*common, "trainer.max_epochs=2"), tmp_path / "straight")
     for a, b in zip(metrics(resumed), metrics(straight), strict=True):
-        assert a == pytest.approx(b, rel=1e-5, abs=1e-7)
+        assert_same_metrics(a, b)
 
 
 def _flatten(tree, prefix: str = "") -> dict:
@@ -203,19 +206,28 @@ def test_models_that_cannot_be_stacked_say_why():
 
 @pytest.mark.parametrize("name", OPTIMS)
 def test_the_stacked_update_is_torchs_for_each_member(name):
-    """Different lr, weight decay and momentum per member, five steps."""
+    """Different lr, weight decay and momentum per member, five steps.
+
+    In float64: the stacked forward (baddbmm) and each member's own (addmm) run different
+    matrix kernels, whose float32 roundings differ by CPU (an Intel AVX-512 machine gave a
+    relative 1e-5 after five steps at lr 0.3). In float64 their rounding stays near
+    1e-16 · (the growth over five steps), far below FLOAT64 (tests/numerics.py), while a
+    wrong update rule (a missing decay, momentum or bias correction term) is off by 1e-6 or
+    more (a change of 1e-9 in Adam's beta2 shows as 5e-6).
+    """
     torch.manual_seed(0)
     settings = [{"lr": 0.1, "weight_decay": 0.0, "momentum": 0.9},
                 {"lr": 0.02, "weight_decay": 0.05, "momentum": 0.0},
                 {"lr": 0.3, "weight_decay": 0.01, "momentum": 0.5}]
-    models = [nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)) for _ in settings]
+    models = [nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).double()
+              for _ in settings]
     opts, kwargs = [], []
     for model, values in zip(models, settings, strict=True):
         kwargs.append(values if name == "sgd" else {k: values[k] for k in ("lr", "weight_decay")})
         opts.append(optimizers.OPTIMIZERS[name](model.parameters(), **kwargs[-1]))
     together = stacked.StackedModel(models)
     ours = optim.StackedOptimizer(name, together.params, [o for o in opts])
-    x = torch.randn(3, 8, 4)
+    x = torch.randn(3, 8, 4, dtype=torch.float64)
     for _ in range(5):
         for model, o, xb in zip(models, opts, x, strict=True):
             o.zero_grad()
@@ -227,7 +239,7 @@ def test_the_stacked_update_is_torchs_for_each_member(name):
         ours.step()
     for m, (model, o) in enumerate(zip(models, opts, strict=True)):
         for n, p in model.named_parameters():
-            torch.testing.assert_close(together.member_state(m)[n], p.detach())
+            torch.testing.assert_close(together.member_state(m)[n], p.detach(), **FLOAT64)
         expected = o.state_dict()
         fresh = optimizers.OPTIMIZERS[name](model.parameters(), **kwargs[m])
         ours.export(m, fresh)
@@ -236,7 +248,7 @@ def test_the_stacked_update_is_torchs_for_each_member(name):
         for i, state in expected["state"].items():
             assert exported["state"][i].keys() == state.keys()
             for key, value in state.items():
-                torch.testing.assert_close(exported["state"][i][key], value)
+                torch.testing.assert_close(exported["state"][i][key], value, **FLOAT64)
 
 
 def test_the_stacked_update_refuses_what_it_does_not_implement():

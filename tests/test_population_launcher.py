@@ -22,6 +22,7 @@ from conftest import CONFIGS, ROOT, TINY_REGRESSION, train_cli
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
+from numerics import assert_same_metrics
 from omegaconf import OmegaConf
 from tbparse import SummaryReader
 
@@ -79,6 +80,7 @@ def log_lines(run_dir: Path) -> list[str]:
     return [re.sub(r"  [\d.]+s$", "", line.split("] ", 1)[-1]) for line in text.splitlines()]
 
 
+@pytest.mark.numerics
 def test_every_run_dir_holds_what_the_basic_launcher_leaves(sweeps):
     (basic, b), (population, p) = sweeps["basic"], sweeps["population"]
     assert closing_line(b) == closing_line(p) == "12 job(s) this launch: 8 ok, 4 skipped"
@@ -105,15 +107,16 @@ def test_every_run_dir_holds_what_the_basic_launcher_leaves(sweeps):
             if c.get(key) is None:
                 assert a.get(key) is None
             else:
-                assert a[key] == pytest.approx(c[key], rel=1e-5, abs=1e-7)
+                assert_same_metrics(a[key], c[key])
         for h, g in zip(a["history"], c["history"], strict=True):
-            assert h == pytest.approx(g, rel=1e-5, abs=1e-7)
+            assert_same_metrics(h, g)
         text_ours, values_ours = numbers_apart("\n".join(log_lines(ours)))
         text_theirs, values_theirs = numbers_apart("\n".join(log_lines(theirs)))
         assert text_ours == text_theirs
         assert values_ours == pytest.approx(values_theirs, rel=1e-3)
 
 
+@pytest.mark.numerics
 def test_tensorboard_holds_the_same_tags_steps_and_hparams(sweeps):
     (basic, _), (population, _) = sweeps["basic"], sweeps["population"]
     for run_dir in sorted(basic.glob("*loss=l1*")):
@@ -141,6 +144,7 @@ def numbers_apart(text: str) -> tuple[str, list[float]]:
     return re.sub(pattern, "#", text), [float(x) for x in re.findall(pattern, text)]
 
 
+@pytest.mark.numerics
 def test_the_report_cannot_tell_the_launchers_apart(sweeps):
     (basic, _), (population, _) = sweeps["basic"], sweeps["population"]
     ours, theirs = report_table(population), report_table(basic)
@@ -224,6 +228,7 @@ def wait_for_checkpoints(sweep: Path, runs: int, proc: subprocess.Popen) -> None
     raise AssertionError(f"never saw {runs} runs past their first epoch in {sweep}")
 
 
+@pytest.mark.numerics
 def test_a_killed_population_sweep_resumes_each_member(tmp_path):
     """SIGKILL once the first epoch's checkpoints exist; then the same command with
     trainer.resume=true ends as the uninterrupted sweep; finished runs are left alone."""
@@ -253,7 +258,9 @@ def test_a_killed_population_sweep_resumes_each_member(tmp_path):
         assert b["status"] == "ok" and b["epochs_completed"] == a["epochs_completed"]
         for h, g in zip(without_timing(b)["history"], without_timing(a)["history"],
                         strict=True):
-            assert h == pytest.approx(g, rel=1e-6)
+            # The resumed members may form other groups than the full run's (other batched
+            # shapes, so other kernels): the tolerance of two training paths.
+            assert_same_metrics(h, g)
 
 
 def test_sigterm_records_every_member_interrupted_and_the_sweep_resumes(tmp_path):

@@ -9,6 +9,8 @@ from trainer import losses
 from trainer.loop import scores
 from trainer.population.scoring import batched_scores
 
+pytestmark = pytest.mark.numerics  # tests/numerics.py
+
 
 def _members(kind: str, names: list[str], shared_targets: bool, n: int = 300):
     torch.manual_seed(0)

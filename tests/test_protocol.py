@@ -134,6 +134,7 @@ def test_toy_cnn_refuses_inputs_without_room_for_two_pools():
         models.build(cfg, (20,), 1)
 
 
+@pytest.mark.numerics
 def test_evaluation_uses_running_statistics_and_leaves_them_alone(make_cfg):
     data = get("digits").build(make_cfg("task=digits").task)
     model = models.toy_cnn(data.input_shape, [8, 16], 32, 10)

@@ -53,6 +53,7 @@ def history(record: dict) -> list[dict]:
     return [{k: v for k, v in h.items() if k != "time_s"} for h in record["history"]]
 
 
+@pytest.mark.numerics
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     full = train_cli(*SLOW, f"hydra.run.dir={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr
@@ -125,6 +126,7 @@ def test_resuming_with_another_config_is_refused(make_cfg, tmp_path):
         run(make_cfg("loss=mse", "trainer.resume=true"), tmp_path)
 
 
+@pytest.mark.numerics
 def test_resume_may_extend_training(make_cfg, tmp_path):
     run(make_cfg("loss=l1", "trainer.max_epochs=1"), tmp_path / "short")
     record = results.read(tmp_path / "short")

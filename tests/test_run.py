@@ -77,6 +77,7 @@ def test_tensorboard_has_the_contract_tags_and_hparams(make_cfg, tmp_path):
     assert dict(zip(hparams["tag"], hparams["value"], strict=True))["loss.name"] == "ce"
 
 
+@pytest.mark.numerics
 def test_same_seed_same_metrics_on_cpu(make_cfg, tmp_path):
     first = run(make_cfg("task=mnist", "loss=mse", "seed=7"), tmp_path / "a")
     second = run(make_cfg("task=mnist", "loss=mse", "seed=7"), tmp_path / "b")

@@ -68,6 +68,7 @@ def stop_after_epoch(monkeypatch, epoch: int) -> None:
     monkeypatch.setattr(RunLogger, "commit", commit_then_stop)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_a_resumed_run_continues_the_schedule_exactly(make_cfg, tmp_path, monkeypatch, schedule):
     """Stopped after epoch 2 of 4 and resumed: the same lrs, metrics and weights as 4 straight."""

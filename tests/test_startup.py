@@ -29,6 +29,7 @@ print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & set({HEAVY!r}
 """
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize(("n", "features", "informative", "seed"),
                          [(3000, 20, 10, 0), (50, 5, 5, 7), (10, 3, 1, 2**32 - 1)])
 def test_make_regression_draws_what_scikit_learn_draws(n, features, informative, seed):
