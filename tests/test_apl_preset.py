@@ -38,8 +38,9 @@ def test_preset_holds_apl_grid_and_protocol():
 
 def test_each_grid_option_sets_apl_values():
     expected = {
-        "ce": {}, "focal": {"gamma": 0.5}, "gce": {"q": 0.7},
-        "sce": {"alpha": 0.01, "beta": 1.0, "log_zero": -9.210340371976182},
+        "ce": {}, "focal": {"gamma": 0.5, "detach_weight": True},
+        "gce": {"q": 0.7, "p_floor": 1e-7},
+        "sce": {"alpha": 0.01, "beta": 1.0, "log_zero": -9.210340371976182, "p_floor": 1e-7},
         "nce": {"scale": 10.0}, "nfl": {"scale": 1.0, "gamma": 0.5},
         "nce_mae": {"alpha": 1.0, "beta": 10.0}, "nce_rce": {"alpha": 1.0, "beta": 10.0},
         "nfl_rce": {"alpha": 1.0, "beta": 10.0, "gamma": 0.5},

@@ -29,6 +29,8 @@ from trainer.losses.base import (
 
 # SCE's reverse term needs log 0 for the one-hot target's zeros: Wang et al. clamp it to A = −4.
 LOG_ZERO = -4.0
+# A floor under probabilities, as APL's code clamps them: below 1 (0 is no floor).
+Probability = Annotated[float, Number(0, 1, high_open=True)]
 
 
 def log_p_true(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -36,10 +38,20 @@ def log_p_true(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return logits.log_softmax(dim=1).gather(1, y.unsqueeze(1)).squeeze(1)
 
 
-def focal(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
+def wrong_class_mass(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Σ_{k≠y} p_k per sample, summed directly: 1 − p_y (or Σp − p_y) would lose most of
+    its digits in float32 when p_y is close to 1 (1.4% of a 1e-4 value)."""
+    classes = torch.arange(p.shape[1], device=p.device)
+    return torch.where(classes == y.unsqueeze(1), 0.0, p).sum(dim=1)
+
+
+def focal(logits: torch.Tensor, y: torch.Tensor, gamma: float,
+          detach_weight: bool = False) -> torch.Tensor:
     log_p = log_p_true(logits, y)
-    # Clamped so that (1 − p)^γ keeps a finite gradient when p rounds to 1 and γ < 1.
-    weight = (1 - log_p.exp()).clamp_min(1e-12) ** gamma if gamma else 1.0
+    if detach_weight:  # APL's FocalLoss: the weight from detached probabilities, unclamped
+        weight = (1 - log_p.detach().exp()) ** gamma
+    else:  # clamped so that (1 − p)^γ keeps a finite gradient when p rounds to 1 and γ < 1
+        weight = (1 - log_p.exp()).clamp_min(1e-12) ** gamma if gamma else 1.0
     return (-weight * log_p).mean()
 
 
@@ -47,17 +59,22 @@ def summed_absolute_error(probs: torch.Tensor, onehot: torch.Tensor) -> torch.Te
     return (probs - onehot).abs().sum(dim=1).mean()
 
 
-def gce(logits: torch.Tensor, y: torch.Tensor, q: float) -> torch.Tensor:
+def gce(logits: torch.Tensor, y: torch.Tensor, q: float, p_floor: float = 0.0) -> torch.Tensor:
+    if p_floor:  # APL's GeneralizedCrossEntropy: p clamped to [floor, 1], then raised to q
+        return ((1 - log_p_true(logits, y).exp().clamp_min(p_floor) ** q) / q).mean()
     # p_y^q = exp(q log p_y): stable for tiny p_y.
     return ((1 - torch.exp(q * log_p_true(logits, y))) / q).mean()
 
 
 def sce(logits: torch.Tensor, y: torch.Tensor, alpha: float, beta: float,
-        log_zero: float = LOG_ZERO) -> torch.Tensor:
-    log_p = log_p_true(logits, y)
+        log_zero: float = LOG_ZERO, p_floor: float = 0.0) -> torch.Tensor:
+    log_p = logits.log_softmax(dim=1)
+    p = log_p.exp()
+    if p_floor:  # APL's SCELoss floors every p_k at 1e-7 in the reverse term
+        p = p.clamp_min(p_floor)
     # −Σ_c p_c log q_c with log 1 = 0 and log 0 = A: only the wrong classes count.
-    reverse = -log_zero * (1 - log_p.exp())
-    return (alpha * -log_p + beta * reverse).mean()
+    reverse = -log_zero * wrong_class_mass(p, y)
+    return (alpha * -log_p.gather(1, y.unsqueeze(1)).squeeze(1) + beta * reverse).mean()
 
 
 def hinge(logits: torch.Tensor, sign: torch.Tensor, margin: float) -> torch.Tensor:
@@ -97,17 +114,20 @@ class Focal(Loss):
     """−(1 − p_y)^γ log p_y (Lin et al. 2017); binary reads the logit as two classes.
 
     Down-weights examples already classified well, so training dwells on hard
-    ones: for class imbalance and many easy negatives. γ = 0 is `ce`.
+    ones: for class imbalance and many easy negatives. γ = 0 is `ce`. With
+    `detach_weight` the weight (1 − p_y)^γ is a constant in the gradient, as in
+    APL's code (`apl_loss=focal`); the values agree, the gradients do not.
     """
 
     adapters: ClassVar = {"multiclass": logits_and_index, "binary": two_class_logits}
 
-    def __init__(self, kind: Kind, gamma: NonNegative = 2.0) -> None:
+    def __init__(self, kind: Kind, gamma: NonNegative = 2.0, detach_weight: bool = False
+                 ) -> None:
         super().__init__(kind)
-        self.gamma = float(gamma)
+        self.gamma, self.detach_weight = float(gamma), bool(detach_weight)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return focal(logits, y, self.gamma)
+        return focal(logits, y, self.gamma, self.detach_weight)
 
 
 class MAE(Loss):
@@ -130,17 +150,19 @@ class GCE(Loss):
 
     Between CE (q → 0) and MAE (q = 1 gives 1 − p_y, half of `mae`): trains
     faster than `mae` and resists label noise better than `ce`; q = 0.7 is the
-    paper's choice.
+    paper's choice. `p_floor` clamps p_y from below first (no gradient there),
+    as APL's code does at 1e-7 (`apl_loss=gce`); 0 is the paper's formula.
     """
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
-    def __init__(self, kind: Kind, q: Annotated[float, Number(0, 1, low_open=True)] = 0.7) -> None:
+    def __init__(self, kind: Kind, q: Annotated[float, Number(0, 1, low_open=True)] = 0.7,
+                 p_floor: Probability = 0.0) -> None:
         super().__init__(kind)
-        self.q = float(q)
+        self.q, self.p_floor = float(q), float(p_floor)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return gce(logits, y, self.q)
+        return gce(logits, y, self.q, self.p_floor)
 
 
 class SCE(Loss):
@@ -149,18 +171,21 @@ class SCE(Loss):
     CE for fast fitting plus reverse CE −Σ_c p_c log q_c, with log 0 in the
     one-hot target q clamped to A; the reverse term is robust to label noise.
     Two weights to tune; α = 0.1, β = 1 are the paper's CIFAR-10 values and
-    A = −4 its clamp (APL's code clamps at log 1e-4 ≈ −9.21 instead).
+    A = −4 its clamp. APL's code (`apl_loss=sce`) clamps at log 1e-4 ≈ −9.21 and
+    floors each p_k of the reverse term at `p_floor` = 1e-7; 0 is no floor.
     """
 
     adapters: ClassVar = {"multiclass": logits_and_index}
 
     def __init__(self, kind: Kind, alpha: NonNegative = 0.1, beta: NonNegative = 1.0,
-                 log_zero: Annotated[float, Number(high=0, high_open=True)] = LOG_ZERO) -> None:
+                 log_zero: Annotated[float, Number(high=0, high_open=True)] = LOG_ZERO,
+                 p_floor: Probability = 0.0) -> None:
         super().__init__(kind)
         self.alpha, self.beta, self.log_zero = float(alpha), float(beta), float(log_zero)
+        self.p_floor = float(p_floor)
 
     def criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return sce(logits, y, self.alpha, self.beta, self.log_zero)
+        return sce(logits, y, self.alpha, self.beta, self.log_zero, self.p_floor)
 
 
 class MultiMargin(Loss):

@@ -21,6 +21,7 @@ import torch
 
 from lossbench.contract import Kind
 from trainer.losses.base import Loss, NonNegative, logits_and_index
+from trainer.losses.classification import wrong_class_mass
 
 # APL's reverse cross-entropy clamps the one-hot target to [1e-4, 1], so log 0 reads as
 # log 1e-4 ≈ −9.21 (SCE's paper uses −4: see `sce`), and the probabilities to [1e-7, 1].
@@ -36,9 +37,7 @@ def nce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def rce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """−Σ_k p_k log q_k per sample, q the one-hot target: −A · Σ_{k≠y} p_k."""
-    p = logits.softmax(dim=1).clamp_min(RCE_P_FLOOR)
-    others = p.sum(dim=1) - p.gather(1, y.unsqueeze(1)).squeeze(1)
-    return -RCE_LOG_ZERO * others
+    return -RCE_LOG_ZERO * wrong_class_mass(logits.softmax(dim=1).clamp_min(RCE_P_FLOOR), y)
 
 
 def nfl(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
