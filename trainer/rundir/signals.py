@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-DEFERRED = (signal.SIGINT, signal.SIGTERM)
+# SIGUSR2: Slurm's warning before a job's time limit (trainer/slurm/array.py).
+DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
+_received: set[int] = set()
 
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block has finished; a no-op off the main thread
+    """Hold SIGINT, SIGTERM and SIGUSR2 until the block has finished; a no-op off the main thread
     (only the main thread can set handlers, and only it receives them in Python)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -60,11 +62,21 @@ class Interrupted(KeyboardInterrupt):
         self.recorded = recorded
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt("SIGTERM")
+def interrupt_on(signum: int, reason: str) -> None:
+    """The signal stops a run as Ctrl-C does: recorded with `reason`, resumable."""
+    def handler(signum: int, frame: Any) -> None:
+        _received.add(signum)
+        raise KeyboardInterrupt(reason)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signum, handler)
+
+
+def received(signum: int) -> bool:
+    """Whether `interrupt_on`'s handler for this signal has fired in this process."""
+    return signum in _received
 
 
 def interrupt_on_sigterm() -> None:
-    """SIGTERM (a Slurm time limit, `kill`) stops a run as Ctrl-C does: recorded, resumable."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+    """SIGTERM (scancel, `kill`) stops a run as Ctrl-C does: recorded, resumable."""
+    interrupt_on(signal.SIGTERM, "SIGTERM")

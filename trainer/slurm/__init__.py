@@ -1,0 +1,1 @@
+"""Slurm: the job-array launcher (array.py) and what it asks the scheduler (scheduler.py)."""
