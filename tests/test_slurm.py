@@ -187,3 +187,56 @@ def test_a_job_at_its_time_limit_is_requeued_and_continues(tmp_path):
     assert "resuming" in log and "after epoch" in log  # it was requeued at least once
     logs = "".join(p.read_text() for p in (tmp_path / ".submitit").rglob("*.out"))
     assert "Requeued job" in logs
+
+
+POPULATION = ["hydra/launcher=population", "hydra.launcher.executor=slurm",
+              "hydra.launcher.slurm.cpus_per_task=1", "hydra.launcher.slurm.mem_gb=1"]
+
+
+def test_populations_go_to_slurm_as_one_job_each_and_leave_the_basic_launchers_runs(tmp_path):
+    grid = ["-m", "task=regression", "loss=l1,mse,huber", "seed=0,1", "trainer.max_epochs=2",
+            *TINY_REGRESSION]
+    local = train_cli(*grid, f"hydra.sweep.dir={tmp_path / 'basic'}")
+    slurm = train_cli(*grid, *POPULATION, "hydra.launcher.max_members=3",
+                      f"hydra.sweep.dir={tmp_path / 'slurm'}")
+    assert local.returncode == slurm.returncode == 0, slurm.stderr
+    assert "6 job(s) as 2 Slurm job(s) of 3, 3 run(s)" in slurm.stdout + slurm.stderr
+    assert len(list((tmp_path / "slurm" / ".submitit").glob("*/*_result.pkl"))) == 2
+    assert "job(s) this launch: 6 ok" in slurm.stdout
+    assert "sacct" not in slurm.stdout + slurm.stderr
+    ours, theirs = records(tmp_path / "slurm"), records(tmp_path / "basic")
+    assert ours.keys() == theirs.keys() and len(ours) == 6
+    for name, record in theirs.items():
+        assert files(tmp_path / "slurm" / name) == files(tmp_path / "basic" / name)
+        for h, g in zip(ours[name]["history"], record["history"], strict=True):
+            assert_same_metrics({k: v for k, v in h.items() if "/" in k},
+                                {k: v for k, v in g.items() if "/" in k})
+
+
+def test_a_cancelled_population_job_leaves_its_members_resumable(tmp_path):
+    grid = [*SWEEP, "trainer.max_epochs=40"]
+    # Compared with the same populations trained here without a cut: over 40 epochs of
+    # outliers, population and basic drift apart by more than tests/numerics.py allows.
+    straight = train_cli(*grid, "hydra/launcher=population",
+                         f"hydra.sweep.dir={tmp_path / 'straight'}")
+    assert straight.returncode == 0, straight.stderr
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *grid, *POPULATION,
+                             f"hydra.sweep.dir={tmp_path / 'cut'}"], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: len(list((tmp_path / "cut").glob("*/checkpoints/last.pt"))) == 2, proc)
+    job = next(j.split("|")[0] for j in queue() if "|RUNNING|" in j)
+    subprocess.run(["scancel", job], check=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    assert "job(s) this launch: 2 interrupted" in out
+    assert {r["status"] for r in records(tmp_path / "cut").values()} == {"interrupted"}
+    again = train_cli(*grid, *POPULATION, f"hydra.sweep.dir={tmp_path / 'cut'}",
+                      "trainer.resume=true")
+    assert again.returncode == 0, again.stderr
+    for name, record in records(tmp_path / "straight").items():
+        resumed = results.read(tmp_path / "cut" / name)
+        assert resumed["status"] == "ok"
+        assert [h["epoch"] for h in resumed["history"]] == list(range(1, 41))
+        for h, g in zip(resumed["history"], record["history"], strict=True):
+            assert_same_metrics({k: v for k, v in h.items() if "/" in k},
+                                {k: v for k, v in g.items() if "/" in k})

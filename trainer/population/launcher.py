@@ -71,15 +71,17 @@ class PopulationLaunch:
         self.compositions = SharedCompositions(hydra_context.config_loader)
         hydra_context.config_loader = self.compositions
 
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
-               ) -> list[JobReturn]:
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int,
+               indices: Sequence[int] | None = None) -> list[JobReturn]:
+        """`indices`: the jobs' numbers in the sweep, where they are not consecutive (a share
+        of the sweep given to one Slurm job, trainer/slurm/population.py)."""
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         log.info(f"Launching {len(job_overrides)} jobs locally, in populations")
         entries = []
         for i, overrides in enumerate(job_overrides):
-            idx = initial_job_idx + i
+            idx = indices[i] if indices is not None else initial_job_idx + i
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
             config = self.compositions.take(self.config, list(overrides))
             with open_dict(config):

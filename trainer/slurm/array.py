@@ -64,7 +64,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     jobs = executor(params).map_array(launcher, *zip(*job_params, strict=True))
     try:
-        wait(jobs, params)
+        wait(jobs, params, WHO)
     except UserError as err:
         scheduler.cancel([str(j.job_id) for j in jobs])
         print(f"error: {err}", file=sys.stderr)
@@ -87,7 +87,7 @@ def executor(params: dict[str, Any]) -> Any:
     return made
 
 
-def wait(jobs: list[Any], params: dict[str, Any]) -> None:
+def wait(jobs: list[Any], params: dict[str, Any], who: str) -> None:
     """Until every job has a result or has left the queue; UserError for a job that can never
     start."""
     left = list(jobs)
@@ -101,7 +101,7 @@ def wait(jobs: list[Any], params: dict[str, Any]) -> None:
                 continue
             state, reason = states.get(str(job.job_id), ("", ""))
             if state == "PENDING" and reason in scheduler.NEVER_STARTS:
-                raise UserError(never_starts(str(job.job_id), reason, params))
+                raise UserError(never_starts(who, str(job.job_id), reason, params))
             if not state:  # left the queue: its result file may be a moment behind
                 first = gone_since.setdefault(str(job.job_id), time.monotonic())
                 if time.monotonic() - first > 10 * POLL_S:
@@ -113,13 +113,13 @@ def wait(jobs: list[Any], params: dict[str, Any]) -> None:
         left = still
 
 
-def never_starts(job_id: str, reason: str, params: dict[str, Any]) -> str:
+def never_starts(who: str, job_id: str, reason: str, params: dict[str, Any]) -> str:
     node = scheduler.largest_node(params.get("partition"))
     where = f"partition {params['partition']}" if params.get("partition") else "the cluster"
     has = (f"; the largest node of {where} has {node.cpus} CPUs and {node.memory_mb / 1024:.1f}"
            " GB" if node else "")
-    return (f"{WHO}: job {job_id} can never start: Slurm holds it pending ({reason}: "
-            f"{scheduler.NEVER_STARTS[reason]}). Each run asks for "
+    return (f"{who}: job {job_id} can never start: Slurm holds it pending ({reason}: "
+            f"{scheduler.NEVER_STARTS[reason]}). Each job asks for "
             f"{params.get('cpus_per_task')} CPUs and {params.get('mem_gb')} GB{has}; lower "
             "hydra.launcher.cpus_per_task and hydra.launcher.mem_gb (or gpus_per_node, "
             "timeout_min), or choose another hydra.launcher.partition. The array is cancelled.")
@@ -133,6 +133,12 @@ def result(job: Any, overrides: Sequence[str]) -> JobReturn:
             return job.results()[0]
         except Exception as err:  # the job raised outside the run (its run is recorded)
             log.warning("slurm: job %s: %s", job.job_id, str(err).splitlines()[0])
+    return no_result(overrides)
+
+
+def no_result(overrides: Sequence[str]) -> JobReturn:
+    """A completed return with no value, for a job that left none: the sweep's closing line
+    reads what became of its run from the run's own record."""
     ret = JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED)
     ret.return_value = None
     return ret
