@@ -240,3 +240,14 @@ def test_a_cancelled_population_job_leaves_its_members_resumable(tmp_path):
         for h, g in zip(resumed["history"], record["history"], strict=True):
             assert_same_metrics({k: v for k, v in h.items() if "/" in k},
                                 {k: v for k, v in g.items() if "/" in k})
+
+
+def test_a_population_job_that_can_never_start_names_the_population_launchers_keys(tmp_path):
+    done = train_cli(*SWEEP, *POPULATION, "hydra.launcher.slurm.cpus_per_task=64",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert done.returncode == 2
+    line = one_line(done.stderr)
+    assert line.startswith("error: hydra/launcher=population (executor=slurm): job ")
+    assert "can never start" in line and "lower hydra.launcher.slurm.cpus_per_task" in line
+    assert not list(tmp_path.glob("*/metrics.json"))
+    assert not [j for j in queue() if "PENDING" in j]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import train_cli
 from omegaconf import OmegaConf
 
 from trainer.slurm.population import split
@@ -46,3 +47,13 @@ def test_the_population_launchers_slurm_keys_are_submitit_slurms():
     assert set(ours) == set(theirs) - {"_target_"}
     raw = OmegaConf.to_container(ours), OmegaConf.to_container(theirs)
     assert all(raw[0][k] == raw[1][k] for k in ours if k != "timeout_min")
+
+
+def test_an_unknown_executor_is_one_line(tmp_path):
+    done = train_cli("-m", "task=regression", "loss=l1", "trainer.max_epochs=1",
+                     "hydra/launcher=population", "hydra.launcher.executor=nope",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines == ["error: hydra.launcher.executor=nope is not valid: use local or slurm."]
+    assert not list(tmp_path.glob("*/metrics.json"))

@@ -64,7 +64,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     jobs = executor(params).map_array(launcher, *zip(*job_params, strict=True))
     try:
-        wait(jobs, params, WHO)
+        wait(jobs, params, WHO, "hydra.launcher.")
     except UserError as err:
         scheduler.cancel([str(j.job_id) for j in jobs])
         print(f"error: {err}", file=sys.stderr)
@@ -87,9 +87,9 @@ def executor(params: dict[str, Any]) -> Any:
     return made
 
 
-def wait(jobs: list[Any], params: dict[str, Any], who: str) -> None:
+def wait(jobs: list[Any], params: dict[str, Any], who: str, keys: str) -> None:
     """Until every job has a result or has left the queue; UserError for a job that can never
-    start."""
+    start, naming the settings to change as `<keys>cpus_per_task` and so on."""
     left = list(jobs)
     gone_since: dict[str, float] = {}
     while left:
@@ -101,7 +101,7 @@ def wait(jobs: list[Any], params: dict[str, Any], who: str) -> None:
                 continue
             state, reason = states.get(str(job.job_id), ("", ""))
             if state == "PENDING" and reason in scheduler.NEVER_STARTS:
-                raise UserError(never_starts(who, str(job.job_id), reason, params))
+                raise UserError(never_starts(who, keys, str(job.job_id), reason, params))
             if not state:  # left the queue: its result file may be a moment behind
                 first = gone_since.setdefault(str(job.job_id), time.monotonic())
                 if time.monotonic() - first > 10 * POLL_S:
@@ -113,7 +113,8 @@ def wait(jobs: list[Any], params: dict[str, Any], who: str) -> None:
         left = still
 
 
-def never_starts(who: str, job_id: str, reason: str, params: dict[str, Any]) -> str:
+def never_starts(who: str, keys: str, job_id: str, reason: str, params: dict[str, Any]
+                 ) -> str:
     node = scheduler.largest_node(params.get("partition"))
     where = f"partition {params['partition']}" if params.get("partition") else "the cluster"
     has = (f"; the largest node of {where} has {node.cpus} CPUs and {node.memory_mb / 1024:.1f}"
@@ -121,8 +122,8 @@ def never_starts(who: str, job_id: str, reason: str, params: dict[str, Any]) -> 
     return (f"{who}: job {job_id} can never start: Slurm holds it pending ({reason}: "
             f"{scheduler.NEVER_STARTS[reason]}). Each job asks for "
             f"{params.get('cpus_per_task')} CPUs and {params.get('mem_gb')} GB{has}; lower "
-            "hydra.launcher.cpus_per_task and hydra.launcher.mem_gb (or gpus_per_node, "
-            "timeout_min), or choose another hydra.launcher.partition. The array is cancelled.")
+            f"{keys}cpus_per_task and {keys}mem_gb (or gpus_per_node, timeout_min), or choose "
+            f"another {keys}partition. The array is cancelled.")
 
 
 def result(job: Any, overrides: Sequence[str]) -> JobReturn:

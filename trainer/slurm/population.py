@@ -92,7 +92,7 @@ def launch(max_members: int, cpu_max_macs: int, params: dict[str, Any],
         job, [[list(job_overrides[i - initial_job_idx]) for i in p] for p in packs],
         packs, [state] * len(packs))
     try:
-        array.wait(submitted, params, WHO)
+        array.wait(submitted, params, WHO, "hydra.launcher.slurm.")
     except UserError as err:
         scheduler.cancel([str(j.job_id) for j in submitted])
         print(f"error: {err}", file=sys.stderr)
