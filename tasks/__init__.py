@@ -23,11 +23,14 @@ from lossbench.schema import extended
 # name → "module" or "module:attribute". Imported on first use: a task's own
 # imports (scikit-learn, torchvision) cost seconds that other tasks need not pay.
 TASKS = {
+    "breast_cancer": "tasks.sklearn_data:BREAST_CANCER",
+    "diabetes": "tasks.sklearn_data:DIABETES",
     "digits": "tasks.digits",
     "fashion_mnist": "tasks.mnist_like:FASHION_MNIST",
     "mnist": "tasks.mnist_like:MNIST",
     "mnist_binary": "tasks.mnist_binary",
     "regression": "tasks.regression",
+    "wine": "tasks.sklearn_data:WINE",
 }
 
 

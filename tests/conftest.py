@@ -71,6 +71,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 TINY_REGRESSION = ["task.n_train=256", "task.n_test=128"]
+BUNDLED = ("digits", "diabetes", "breast_cancer", "wine")  # inside scikit-learn, no files
 
 
 @pytest.fixture
@@ -80,8 +81,8 @@ def make_cfg(data_dir: Path) -> Callable[..., DictConfig]:
     def make(*overrides: str) -> DictConfig:
         base = ["trainer.max_epochs=2", "trainer.device=cpu", "trainer.progress_bar=false"]
         task = next((o.split("=", 1)[1] for o in overrides if o.startswith("task=")), "regression")
-        # digits is bundled with scikit-learn: no files to point at.
-        extra = {"regression": TINY_REGRESSION, "digits": []}.get(
+        # scikit-learn's bundled data sets have no files to point at.
+        extra = {"regression": TINY_REGRESSION, **{t: [] for t in BUNDLED}}.get(
             task, [f"task.data_dir={data_dir}"])
         return compose_cfg(*base, *extra, *overrides)
 

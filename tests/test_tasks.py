@@ -132,7 +132,8 @@ def test_outlier_fraction_range(make_cfg, value):
 
 
 def test_unknown_task_lists_the_valid_ones():
-    valid = "valid: digits, fashion_mnist, mnist, mnist_binary, regression"
+    valid = ("valid: breast_cancer, diabetes, digits, fashion_mnist, mnist, mnist_binary, "
+             "regression, wine")
     with pytest.raises(UserError, match=valid):
         tasks.get("cifar")
 
