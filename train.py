@@ -17,7 +17,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from trainer import schemas
+from lossbench.errors import UserError
+from trainer import plugins, schemas
 
 # configs/hydra/launcher/submitit_*.yaml share the plugin's config names on purpose:
 # users type hydra/launcher=submitit_slurm, and Hydra checks our keys against the
@@ -26,18 +27,23 @@ warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated
                         "ConfigStore schema", category=UserWarning)
 
 # The YAML files in configs/ name their schemas, and train.yaml's objective two resolvers:
-# Hydra must know all of them before it composes.
+# Hydra must know all of them before it composes; so must it the installed plugins' options.
 schemas.register()
+try:
+    plugins.install()
+except UserError as err:
+    print(f"error: {err}", file=sys.stderr)
+    sys.exit(2)
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns `objective.metric` of the run, for sweepers that optimise (Optuna)."""
-    from lossbench.errors import UserError
     from trainer import objective
     from trainer.run import run
 
     schemas.register()  # again: a launcher's worker process may not run this module's top
+    plugins.install()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
