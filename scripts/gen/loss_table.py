@@ -5,7 +5,8 @@
 
 Formula and notes come from each loss class's docstring (first line, then the
 paragraph after it), the kinds from its adapters, the defaults from
-configs/loss/<name>.yaml, the task names from tasks/.
+configs/loss/<name>.yaml, the task names from tasks/, the measured properties from
+scripts/properties.py (so the table cannot disagree with the code either).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import tasks
 from lossbench.contract import KINDS
+from scripts import properties
 from trainer import losses, schemas
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,14 +38,16 @@ def config_params(name: str) -> str:
 def render() -> str:
     by_kind = {k: [t for t in tasks.names() if k == tasks.get(t).KIND] for k in KINDS}
     kinds = [f"{k} ({', '.join(f'`{t}`' for t in by_kind[k])})" for k in KINDS]
-    rows = [f"| loss | formula | parameters | {' | '.join(kinds)} | strengths and weaknesses |",
-            "|---" * (4 + len(KINDS)) + "|"]
+    rows = [f"| loss | formula | parameters | {' | '.join(kinds)} | strengths and weaknesses "
+            "| measured (scripts/properties.py) |", "|---" * (5 + len(KINDS)) + "|"]
     for name, cls in losses.LOSSES.items():
         formula, _, notes = inspect.cleandoc(cls.__doc__ or "").partition("\n\n")
         adapted = [cell(cls.adapters[k].__doc__ or "") if k in cls.adapters else "—"
                    for k in KINDS]
+        measured = "; ".join(f"{r.kind}: {r.short()}"
+                             for r in properties.report(name, properties.defaults(name)))
         rows.append(f"| `{name}` | {cell(formula)} | {config_params(name)} | "
-                    f"{' | '.join(adapted)} | {cell(notes)} |")
+                    f"{' | '.join(adapted)} | {cell(notes)} | {cell(measured)} |")
     return "\n".join(rows)
 
 

@@ -259,4 +259,11 @@ class SoftMargin(Loss):
 
     def __init__(self, kind: Kind) -> None:
         super().__init__(kind)
-        self.criterion = nn.SoftMarginLoss()
+        self.criterion = soft_margin
+
+
+def soft_margin(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    # nn.SoftMarginLoss computes log(1 + exp(−t·z)) as written: exp overflows once −t·z
+    # passes 88 in float32 (inf for a logit of −100 on a positive), so a run would stop as
+    # diverged on a loss that is only large. softplus is the same function, computed stably.
+    return F.softplus(-t * z).mean()
