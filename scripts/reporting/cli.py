@@ -4,6 +4,7 @@
     python scripts/report.py logs/multiruns/<time> --target test/accuracy=0.95
     python -m scripts.reporting logs/multiruns/<time>                # the same
     python scripts/report.py logs/multiruns/<time> --reference gce --measure final
+    python scripts/report.py my_sweep --baseline logs/multiruns/<time>/report/results.csv
 
 Writes <dir>/report/: results.csv (one row per run), summary.md (per task × loss ×
 swept value, seeds averaged with 95 % intervals; paired comparisons against a
@@ -17,7 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from scripts.reporting import comparisons, plots, ranks, runs, summary
+from lossbench.errors import UserError
+from scripts.reporting import baseline, comparisons, plots, ranks, runs, summary
 
 
 def parse_target(text: str) -> tuple[str, float]:
@@ -44,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="what the paired tests and ranks compare: the epoch selected on "
                         "validation (default; final where runs have no validation split) "
                         "or the final epoch")
+    parser.add_argument("--baseline", type=Path, metavar="DIR_OR_CSV",
+                        help="pair these runs with stored runs of other losses: a sweep dir "
+                        "or its report/results.csv; refused, naming the key, when a run "
+                        "differs from its partner in more than the loss")
     args = parser.parse_args(argv)
     if not args.dir.is_dir():
         sys.exit(f"error: {args.dir} is not a directory.")
@@ -51,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     if found.table.empty:
         sys.exit(f"error: no runs under {args.dir} (no metrics.json found); "
                  "give a sweep dir such as logs/multiruns/<time>.")
+
+    if args.baseline is not None:
+        try:
+            found = baseline.pair(found, args.baseline)
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
 
     out = args.dir / "report"
     out.mkdir(exist_ok=True)

@@ -91,6 +91,9 @@ def row(root: Path, run_dir: Path, record: dict[str, Any]) -> tuple[dict[str, An
     for kind in KINDS:
         for tag, value in (record.get(kind) or {}).items():
             out[f"{kind}/{tag}"] = math.nan if value is None else value
+    from scripts.reporting.baseline import config_key
+
+    out["config"] = config_key(record)  # what --baseline pairs runs by
     return out, columns - IDENTITY
 
 
@@ -157,7 +160,8 @@ def load(root: Path) -> Runs:
         return Runs(table, empty, [], no_steps)
     swept = _swept(table, candidates)
     metrics = [c for kind in KINDS for c in sorted(table.columns) if c.startswith(f"{kind}/")]
-    columns = [*FIXED[:4], *(c for c in swept if c not in FIXED), *FIXED[4:], *metrics]
+    columns = [*FIXED[:4], *(c for c in swept if c not in FIXED), *FIXED[4:], *metrics,
+               "config"]
     order = ["task", "loss", *swept, "seed"]
     try:
         table = table[columns].sort_values(order, kind="stable")
