@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,6 +72,15 @@ def declared_keys(node: Any, prefix: str = "") -> list[str]:
     return keys
 
 
+def _swept_options(group: str) -> list[str]:
+    """The options a sweep on the command line gives `group` (loss=huber,smoothl1)."""
+    for arg in sys.argv[1:]:
+        name, _, value = arg.partition("=")
+        if name.lstrip("+") == group and "," in value and not value.startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+    return []
+
+
 def unknown_key(key: str, value: str, node: Any, options: Options) -> str:
     """The line for a key no schema declares, with the closest declared key when one is close."""
     parent, _, leaf = key.rpartition(".")
@@ -85,6 +95,16 @@ def unknown_key(key: str, value: str, node: Any, options: Options) -> str:
     here = f" in {where[0]}={chosen}" if where else ""
     elsewhere = [n for n, cls in options[where[0]].items() if leaf in fields_of(cls)
                  ] if where else []
+    swept = _swept_options(where[0]) if where else []
+    if swept:  # the group is swept: the default named above is not what the user chose
+        have = [n for n in swept if n in elsewhere]
+        lack = [n for n in swept if n not in elsewhere]
+        if lack:
+            has = f"{', '.join(have)} {'has' if len(have) == 1 else 'have'} {leaf}, " if have \
+                else ""
+            return (f"{key}={value} is not valid for every swept {where[0]}: {has}"
+                    f"{', '.join(lack)} {'has' if len(lack) == 1 else 'have'} no key {leaf}; "
+                    f"sweep {key} separately with the {where[0]}(s) that have it.")
     if elsewhere:  # the key exists, in another option of the group: say which
         hint = f"{leaf} is a key of {', '.join(f'{where[0]}={n}' for n in elsewhere)}."
     elif close:
@@ -171,12 +191,34 @@ def translate(err: BaseException, options: Options) -> str | None:
     Type errors and unknown keys become the one line; Hydra's own messages
     (an unknown group option lists the options) are kept as they are.
     """
+    if isinstance(err, ValueError) and str(err).startswith("Config group override must be"):
+        nulls = [a.partition("=")[0] for a in sys.argv[1:]
+                 if a.endswith("=null") and "." not in a.partition("=")[0]]
+        group = nulls[0] if nulls else "a config group"
+        return (f"{group}=null is not valid: a config group takes the name of one of its "
+                "options; drop the override to keep the default.")
     if not isinstance(err, HydraException):
         return None
+    text = str(err)
+    if text.startswith("Ambiguous value for argument"):
+        given = text.split("'")[1] if text.count("'") >= 2 else "the override"
+        return (f"{given} holds several values: to sweep them add -m (python train.py -m "
+                f"{given}); to pass the text as one value, quote it.")
+    if "is not a subclass of" in text and "Merge error" in text:
+        given = next((a for a in sys.argv[1:] if "=[" in a), "a config group override")
+        return (f"{given} is not valid: a config group takes one option; to run several, "
+                "sweep them with -m and a comma (loss=l1,mse).")
     cause = err.__cause__
     if not isinstance(err, ConfigCompositionException) or not isinstance(
             cause, OmegaConfBaseException):
-        return str(err).strip()
+        # Hydra's own messages, such as an unknown option with the list of options, or the
+        # grammar's (an override it cannot parse), kept but on one line.
+        if getattr(err, "override", None) is not None:  # OverrideParseException
+            url = next((w for w in text.split() if w.startswith("https://")), "")
+            return (f"{err.override} cannot be read by Hydra's override grammar; quote the "
+                    f"value, as in key='value' ({url}).")
+        text = text.partition("Config search path:")[0]  # where Hydra looked: not the point
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
     said = _override(str(err))
     full_key = re.sub(r"\[\d+\]$", "", cause.full_key or "")
     if said is None or not full_key:

@@ -73,6 +73,13 @@ def test_a_sweep_runs_as_a_job_array_and_leaves_what_the_basic_launcher_leaves(t
     assert local.returncode == slurm.returncode == 0, slurm.stderr
     assert "job(s) this launch: 2 ok, 1 skipped" in slurm.stdout
     assert "sacct" not in slurm.stdout + slurm.stderr  # no accounting database here
+    # What went to sbatch: the launcher's settings, as the array's one script.
+    (script,) = (tmp_path / "slurm" / ".submitit").glob("*/*_submission.sh")
+    text = script.read_text()
+    for line in ("#SBATCH --cpus-per-task=1", "#SBATCH --mem=1GB", "#SBATCH --time=60",
+                 "#SBATCH --array=0-2%64", "#SBATCH --job-name=lossbench",
+                 "#SBATCH --signal=USR2@120"):
+        assert line in text, line
     ours, theirs = records(tmp_path / "slurm"), records(tmp_path / "basic")
     assert ours.keys() == theirs.keys() and len(ours) == 3
     for name, record in theirs.items():
@@ -165,7 +172,7 @@ def test_a_job_at_its_time_limit_is_requeued_and_continues(tmp_path):
     sweep = ["-m", "task=regression", "loss=l1", "task.n_train=20000", "trainer.max_epochs=400",
              *SLURM,
              "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30",
-             "hydra.launcher.max_num_timeout=10", f"hydra.sweep.dir={tmp_path}"]
+             "hydra.launcher.max_num_timeout=40", f"hydra.sweep.dir={tmp_path}"]
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *sweep], cwd=ROOT,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

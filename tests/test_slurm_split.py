@@ -18,17 +18,18 @@ def compose_for(configs: dict[str, dict]):
     return compose
 
 
-def job(loss: str, seed: int, epochs: int = 2, chdir: bool = False) -> dict:
+def job(loss: str, seed: int, epochs: int = 2, alone: bool = False) -> dict:
+    env = {"OMP_NUM_THREADS": "1"} if alone else {}  # env_set: members share one environment
     return {"seed": seed, "loss": {"name": loss}, "optim": {"name": "adam", "lr": 1e-3},
             "trainer": {"max_epochs": epochs}, "task": {"name": "regression"},
-            "hydra": {"job": {"chdir": chdir}}}
+            "hydra": {"job": {"env_set": env}}}
 
 
 def test_compatible_runs_share_jobs_of_even_size_and_lone_runs_are_packed():
     configs = {f"{i}": job(loss, seed) for i, (loss, seed) in
                enumerate((loss, seed) for loss in ("l1", "mse", "huber") for seed in range(3))}
     configs |= {"e0": job("l1", 0, epochs=5), "e1": job("mse", 0, epochs=5)}
-    configs |= {f"a{i}": job("l1", i, chdir=True) for i in range(5)}
+    configs |= {f"a{i}": job("l1", i, alone=True) for i in range(5)}
     indexed = list(enumerate([[name] for name in configs]))
     packs = split(compose_for(configs), None, indexed, max_members=4)
     names = [[indexed[i][1][0] for i in pack] for pack in packs]

@@ -11,6 +11,7 @@ composition, and `translate()` turns Hydra's refusals into the same one line.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -69,11 +70,18 @@ def prefix(group: str, name: str) -> str:
     return f"{group}.{name}" if group in SEVERAL else group
 
 
+def env_or(name: str, default: str) -> str:
+    """$name, or `default` when it is unset or empty: oc.env gives an empty LOSSBENCH_LOGS
+    as "", which put runs under /runs/ at the filesystem's root."""
+    return os.environ.get(name) or default
+
+
 def register() -> None:
     """What Hydra must know before it composes configs/: the resolvers train.yaml's objective
     uses (the task's main metric, and that metric's direction) and every schema, in its
     ConfigStore. Runs when this module is imported, and again where a process may not have."""
     OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
+    OmegaConf.register_new_resolver("env_or", env_or, replace=True)
     OmegaConf.register_new_resolver("main_metric", default_metric, replace=True)
     store = ConfigStore.instance()
     if "schema" in store.repo:

@@ -103,18 +103,23 @@ def scalars(run_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     Epoch scalars sit at the step that ends their epoch, beside an `epoch` tag that
     maps steps to epochs. tbparse reads each event file on its own, so the purge a
     resumed run's writer asks for is applied here: the newest value of a step wins.
-    Without event files, `scalars.csv` (logger=csv) holds the same scalars.
+    `scalars.csv` (logger=csv) holds the same scalars; both are read when both exist.
     """
     from tbparse import SummaryReader
 
     empty = (pd.DataFrame(columns=["run", "tag", "epoch", "value"]),
              pd.DataFrame(columns=["run", "tag", "step", "value"]))
+    # Every sink the run wrote, merged: a run resumed under another logger has its first
+    # epochs in one and the rest in the other.
+    sinks = []
     if any(run_dir.glob("events.out.tfevents.*")):
-        found = SummaryReader(str(run_dir), event_types={"scalars"}).scalars
-    elif (run_dir / "scalars.csv").is_file():  # a run with logger=csv only
-        found = pd.read_csv(run_dir / "scalars.csv", usecols=["step", "tag", "value"])
-    else:
+        sinks.append(SummaryReader(str(run_dir), event_types={"scalars"}).scalars)
+    if (run_dir / "scalars.csv").is_file():  # logger=csv
+        sinks.append(pd.read_csv(run_dir / "scalars.csv", usecols=["step", "tag", "value"]))
+    sinks = [s[["step", "tag", "value"]] for s in sinks if not s.empty]
+    if not sinks:
         return empty
+    found = pd.concat(sinks, ignore_index=True)
     if found.empty:  # diverged before its first logged step
         return empty
     found = found.drop_duplicates(["tag", "step"], keep="last").assign(run=name)

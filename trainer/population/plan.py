@@ -37,8 +37,6 @@ def alone_reason(config: DictConfig) -> str | None:
     """Why this job (its full config, hydra node included) must train on its own, or None."""
     cfg = OmegaConf.to_container(config, resolve=False)
     hydra = cfg.pop("hydra", {})
-    if hydra.get("job", {}).get("chdir"):
-        return "hydra.job.chdir=true (population members share one working directory)"
     if hydra.get("job", {}).get("env_set"):
         return "hydra.job.env_set is set (population members share one environment)"
     for key, value in cfg.items():

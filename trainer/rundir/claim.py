@@ -89,8 +89,15 @@ def _decide(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool, out
     if recorded is not None:
         resume.check_same_run(recorded, hparams, run_dir)
     if record is not None and record["status"] in FINISHED:
-        out.finished = record
-        return out
+        wants = (hparams or {}).get("trainer.max_epochs")
+        more = (record["status"] == "ok" and isinstance(wants, int)
+                and wants > record.get("epochs_completed", 0) and _has_checkpoint(run_dir))
+        if not more:
+            out.finished = record
+            return out
+        # A resume may raise max_epochs: a finished run goes on from its last epoch.
+        out.notes.append(f"extending a finished run from {record['epochs_completed']} to "
+                         f"{wants} epochs")
     out.state = checkpoint.load(run_dir, torch.device("cpu"))
     if out.state is not None:
         resume.check_same_run(out.state["record"]["hparams"], hparams, run_dir)
