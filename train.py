@@ -27,13 +27,8 @@ warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated
                         "ConfigStore schema", category=UserWarning)
 
 # The YAML files in configs/ name their schemas, and train.yaml's objective two resolvers:
-# Hydra must know all of them before it composes; so must it the installed plugins' options.
+# Hydra must know all of them before it composes.
 schemas.register()
-try:
-    plugins.install()
-except UserError as err:
-    print(f"error: {err}", file=sys.stderr)
-    sys.exit(2)
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
@@ -73,6 +68,11 @@ def cli() -> None:
     re-raised with its full traceback.
     """
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:  # the installed plugins' options, before Hydra composes (trainer/plugins.py)
+        plugins.install()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     try:
         main()
     except Exception as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import struct
 import subprocess
@@ -101,3 +102,15 @@ def lossbench_logger_enabled():
     """A test that runs train.py in this process lets Hydra's logging config disable
     existing loggers; later tests read the lossbench logger's lines, so turn it back on."""
     logging.getLogger("lossbench").disabled = False
+
+# The fast tier: tests that took SLOW_S seconds or more in the last timed full run
+# (tests/durations.json, refreshed by scripts/gen/durations.py) are marked `slow`, so
+# `pytest -m "not slow"` runs the rest in a few minutes; CI runs everything.
+SLOW_S = 2.0
+DURATIONS = json.loads((Path(__file__).parent / "durations.json").read_text())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DURATIONS.get(item.nodeid, 0.0) >= SLOW_S:
+            item.add_marker(pytest.mark.slow)
