@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[2] / "tests" / "durations.json"
-LINE = re.compile(r"^\s*([\d.]+)s (?:call|setup|teardown)\s+(\S+)")
+LINE = re.compile(r"^\s*([\d.]+)s (?:call|setup|teardown)\s+(\S.*?)\s*$")
 
 
 def parse(text: str) -> dict[str, float]:
