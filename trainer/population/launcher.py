@@ -32,7 +32,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lossbench.contract import TaskData
 from lossbench.errors import UserError
 from trainer import objective
-from trainer.population import engine, jobs, optim, plan, stacked
+from trainer.engine import loop, stacked
+from trainer.population import jobs, plan
 from trainer.population.compose import SharedCompositions
 from trainer.rundir import policy
 from trainer.rundir.claim import Claim
@@ -49,7 +50,7 @@ class Entry:
     ret: JobReturn | None = None
     claim: Claim | None = None
     progress: policy.Progress | None = None
-    member: engine.Member | None = None
+    member: loop.Member | None = None
     data_id: int = -1
     alone: str | None = None  # why it trains on its own, if it does
 
@@ -161,7 +162,7 @@ class PopulationLaunch:
     def _open(self, entry: Entry, router: jobs.MemberLogs | None, shared: list[TaskData],
               built: dict[str, TaskData]) -> None:
         """A job's run dir claimed, its files written, then the single run's checks and build
-        (trainer/rundir/policy.py's steps, in the order single_or_sweep takes them)."""
+        (trainer/rundir/policy.py's steps, in the order policy.guarded takes them)."""
         from trainer import run
 
         jobs.use(entry.config)
@@ -195,11 +196,9 @@ class PopulationLaunch:
             recorded = policy.note_outcome(run_dir, job, True)
             self._close(entry, value=objective.value(cfg, recorded))
             return
-        entry.member = engine.Member(job, logs=logs)  # takes its random streams now
+        entry.member = loop.Member(job, logs=logs)  # takes its random streams now
         entry.data_id = _share(job, shared)
-        entry.alone = (stacked.unsupported(job.parts.model)
-                       or optim.unsupported(cfg.optim.name, job.parts.optimizer)
-                       or self._busy_cpu(job))
+        entry.alone = stacked.unsupported(job.parts.model) or self._busy_cpu(job)
 
     def _busy_cpu(self, job: Any) -> str | None:
         data = job.parts.data
@@ -228,20 +227,11 @@ class PopulationLaunch:
         return groups
 
     def _train(self, group: list[Entry]) -> None:
-        """Train a population (or one run alone), then record how each member ended."""
-        from trainer import run
-
-        if len(group) == 1:
-            member = group[0].member
-            with member.logs():
-                try:
-                    member.record = run.train(member.job)
-                except BaseException as err:
-                    member.error = err
-                    if not isinstance(err, KeyboardInterrupt):
-                        log.debug("member failed", exc_info=True)
-        else:
-            engine.train([e.member for e in group])  # re-raises an interrupt
+        """Train a population (or one run alone: a population of one), then record how
+        each member ended."""
+        members = [e.member for e in group]
+        with members[0].logs() if len(members) == 1 else nullcontext():
+            loop.train(members)  # re-raises an interrupt
         for entry in group:
             self._end(entry)
 
@@ -297,9 +287,9 @@ def _share(job: Any, shared: list[TaskData]) -> int:
     """Point the job at an equal copy of its shared data arrays already held; its index."""
     data = job.parts.data
     for i, other in enumerate(shared):
-        if all(engine.same(getattr(data, k), getattr(other, k)) for k in engine.SHARED):
+        if all(loop.same(getattr(data, k), getattr(other, k)) for k in loop.SHARED):
             job.parts.data = dataclasses.replace(
-                data, **{k: getattr(other, k) for k in engine.SHARED})
+                data, **{k: getattr(other, k) for k in loop.SHARED})
             return i
     shared.append(data)
     return len(shared) - 1

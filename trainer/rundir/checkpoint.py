@@ -9,16 +9,15 @@ folder) is one line naming it and what to do, never torch's own advice.
 from __future__ import annotations
 
 import pickle
-import random
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from lossbench import files
+from trainer import rng
 from trainer.rundir import storage
 from trainer.rundir.lock import Refused
 from trainer.schedulers import Schedule
@@ -32,45 +31,25 @@ class CorruptCheckpoint(Refused):
     """checkpoints/last.pt is there but cannot be a lossbench checkpoint."""
 
 
-def rng_states(order: torch.Generator) -> dict[str, Any]:
-    """Every random stream a run draws from, numpy's as a tensor so it loads safely."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+def state(record: dict[str, Any], model: dict[str, torch.Tensor], optimizer: dict[str, Any],
+          schedule: Schedule, scaler: dict[str, Any], streams: dict[str, Any]
+          ) -> dict[str, Any]:
+    """One run's checkpoint from its model's and optimizer's state_dicts: `streams` as
+    rng.capture(order) read them, `scaler` as torch.amp.GradScaler.state_dict() writes it
+    (empty unless precision 16)."""
     return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached": float(cached), "kind": kind},
-        "python": random.getstate(),
-        "order": order.get_state(),
-    }
-
-
-def restore_rng(states: dict[str, Any], order: torch.Generator) -> None:
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-    n = states["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
-                         n["has_gauss"], n["cached"]))
-    random.setstate(states["python"])
-    order.set_state(states["order"])
-
-
-def save(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-         order: torch.Generator, scaler: torch.amp.GradScaler, record: dict[str, Any],
-         schedule: Schedule | None = None, rng: dict[str, Any] | None = None) -> None:
-    """`rng`: the random streams as `rng_states(order)` read them, when they were read
-    earlier (population training writes a member's checkpoint while others train)."""
-    path = run_dir / CHECKPOINT
-    state = {
         "epoch": record["epochs_completed"],
-        "model": model.state_dict(),  # batch norm's running statistics included
-        "optimizer": optimizer.state_dict(),
-        "scheduler": None if schedule is None else schedule.state_dict(),  # None: constant lr
-        "scaler": scaler.state_dict(),  # empty unless fp16 autocast is on
-        "rng": rng_states(order) if rng is None else rng,
+        "model": model,  # batch norm's running statistics included
+        "optimizer": optimizer,
+        "scheduler": schedule.state_dict(),  # None: constant lr
+        "scaler": scaler,
+        "rng": streams,
         "record": record,
     }
+
+
+def save(run_dir: Path, state: dict[str, Any]) -> None:
+    path = run_dir / CHECKPOINT
     # Through a file object, so a full disk surfaces as the OSError behind torch's
     # RuntimeError; lossbench.files syncs it before the rename.
     with storage.writing(path):
@@ -111,16 +90,10 @@ def load(run_dir: Path, device: torch.device) -> dict[str, Any] | None:
 
 
 def restore(state: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
-            order: torch.Generator, scaler: torch.amp.GradScaler,
-            schedule: Schedule | None = None) -> None:
+            order: torch.Generator, schedule: Schedule) -> None:
+    """Model, optimizer, schedule and every random stream as the checkpoint left them
+    (its scaler state is the engine's to take)."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])  # the lr the next step uses, too
-    if schedule is not None:
-        schedule.load_state_dict(state.get("scheduler"))  # None from a run without one
-    if state["scaler"]:
-        scaler.load_state_dict(state["scaler"])
-    # map_location moved every tensor to the device; RNG states must live on the CPU.
-    rng = state["rng"]
-    rng["torch"], rng["order"] = rng["torch"].cpu(), rng["order"].cpu()
-    rng["cuda"] = [s.cpu() for s in rng["cuda"]]
-    restore_rng(rng, order)
+    schedule.load_state_dict(state.get("scheduler"))  # None from a run without one
+    rng.restore(state["rng"], order)

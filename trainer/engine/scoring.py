@@ -1,4 +1,5 @@
-"""Every member's `<split>/<metric>` and `<split>/loss` at once: loop.scores, batched.
+"""Each member's `<split>/<metric>` and `<split>/loss`: `scores` for one member, and
+`batched_scores` for every member at once.
 
 Scoring members one by one cost ~1.6 ms each per split on the 2-core CPU (a dozen small
 kernels and a host copy each), a third of a 72-member regression sweep's epoch. Here
@@ -9,16 +10,41 @@ to the host in one copy. The formulas are lossbench/torch_metrics.py's own funct
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
+from torch import nn
 from torch.func import vmap
 
 from lossbench import torch_metrics
+from lossbench.metrics import compute
 
 PER_MEMBER = ("auc",)  # data-dependent shapes (unique, boolean indexing): no vmap
+
+
+def scores(outputs: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module, metrics: tuple[str, ...],
+           split: str = "test") -> dict[str, float]:
+    """One member's `<split>/<metric>` and `<split>/loss` from its outputs on the whole split."""
+    result = {f"{split}/{k}": v for k, v in compute(metrics, outputs, y).items()}
+    result[f"{split}/loss"] = loss_fn(outputs, y).item()
+    return result
+
+
+def loss_key(cfg: Any) -> str:
+    """Equal for runs with the same loss config: they share one vmap of their loss."""
+    return json.dumps(OmegaConf.to_container(cfg.loss, resolve=True), sort_keys=True)
+
+
+def loss_runs(members: Sequence[Any]) -> list[tuple[int, Any]]:
+    """(end, loss) of each run of neighbouring members (engine.loop.Member) with the same
+    loss config."""
+    keys = [loss_key(m.job.cfg) for m in members]
+    return [(i + 1, members[i].job.parts.loss_fn) for i, key in enumerate(keys)
+            if i + 1 == len(keys) or keys[i + 1] != key]
 
 
 def batched_scores(outputs: torch.Tensor, targets: Sequence[torch.Tensor],
@@ -58,6 +84,9 @@ def member_losses(outputs: torch.Tensor, y: torch.Tensor, loss_runs: Sequence[tu
     with warnings.catch_warnings():  # losses without a batching rule loop instead
         warnings.filterwarnings("ignore", "There is a performance drop")
         for end, loss_fn in loss_runs:
-            parts.append(vmap(loss_fn)(outputs[start:end], y[start:end]))
+            if end - start == 1:  # one member (a single run): its loss as it is
+                parts.append(loss_fn(outputs[start], y[start]).unsqueeze(0))
+            else:
+                parts.append(vmap(loss_fn)(outputs[start:end], y[start:end]))
             start = end
     return torch.cat(parts)
