@@ -216,11 +216,11 @@ class PopulationLaunch:
         max_members and a quarter of the free memory allow, of even sizes."""
         by_key: dict[tuple[int, int], list[Entry]] = defaultdict(list)
         for entry in entries:
-            state = entry.member.parts.state
+            state = entry.member.job.parts.state
             by_key[(entry.data_id, 0 if state is None else state["epoch"])].append(entry)
         groups = []
         for same in by_key.values():
-            most = min(self.max_members, _fits_in_memory(same[0].member.parts))
+            most = min(self.max_members, _fits_in_memory(same[0].member.job.parts))
             n = -(-len(same) // most)
             size = -(-len(same) // n)
             groups += [same[i:i + size] for i in range(0, len(same), size)]
