@@ -41,6 +41,7 @@ def main(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
+        schemas.check_overrides(cfg, hydra_cfg.overrides.task)
         objective.check(cfg)
         record = run(cfg, run_dir, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
         return objective.value(cfg, record)

@@ -32,6 +32,15 @@ def test_value_out_of_range(tmp_path):
     assert_one_clear_line(result, "task.outlier_fraction=1.5", "[0, 1)")
 
 
+@pytest.mark.parametrize("value", ["2", "yes", "on"])
+def test_a_bool_takes_only_true_or_false(tmp_path, value):
+    """OmegaConf would read these as true; the schema says true or false."""
+    result = train_cli(f"trainer.diagnostics={value}", f"hydra.run.dir={tmp_path}", *REG)
+    assert result.returncode == 2
+    assert_one_clear_line(result, f"trainer.diagnostics={value} is not valid: true or false")
+    assert not (tmp_path / "metrics.json").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda(tmp_path):
     result = train_cli(f"hydra.run.dir={tmp_path}", *REG, "trainer.device=cuda")

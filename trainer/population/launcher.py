@@ -5,9 +5,11 @@ work) and takes each through the single run's own steps: its run dir claimed, it
 `.hydra/` files and log, its checks and build (trainer/rundir/policy.py, trainer/run.py), so a
 refused, skipped or failed job is recorded as it would be alone. Runs that agree on
 everything but their per-member values (plan.py) and share their data arrays train as
-one population (engine.py); each member's end is recorded by trainer/rundir/policy.py as a
-single run's is. The others train one by one, through Hydra's run_job or trainer.run,
-and the launcher says which and why in one line.
+one population (trainer/engine/); each member's end is recorded by trainer/rundir/policy.py
+as a single run's is. The others train one by one (a population of one each, or Hydra's
+run_job for a job the launcher cannot set up), and the launcher says which and why in one
+line: torch.compile, or the CPU size rule. Runs with other data arrays or model shapes
+form populations of their own.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.contract import TaskData
 from lossbench.errors import UserError
-from trainer import objective
+from trainer import objective, run, schemas
 from trainer.engine import loop, stacked
 from trainer.population import jobs, plan
 from trainer.population.compose import SharedCompositions
@@ -163,8 +165,6 @@ class PopulationLaunch:
               built: dict[str, TaskData]) -> None:
         """A job's run dir claimed, its files written, then the single run's checks and build
         (trainer/rundir/policy.py's steps, in the order policy.guarded takes them)."""
-        from trainer import run
-
         jobs.use(entry.config)
         if entry.ret is None:
             entry.ret = jobs.open_job(self.hydra_context, self.task_function, entry.config)
@@ -173,6 +173,7 @@ class PopulationLaunch:
         logs = partial(router.to, filename) if router and filename else nullcontext
         with logs():
             try:
+                schemas.check_overrides(cfg, entry.config.hydra.overrides.task)
                 objective.check(cfg)
             except UserError as err:  # as train.py: the whole sweep stops, with one line
                 print(f"error: {err}", file=sys.stderr)
