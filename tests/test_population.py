@@ -10,7 +10,7 @@ from numerics import TRAINING, assert_same_metrics
 from tbparse import SummaryReader
 from torch import nn
 
-from trainer.engine import loop, stacked
+from trainer.engine import loop, stacked, writer
 from trainer.engine.loop import Member
 from trainer.run import run, setup
 from trainer.rundir import checkpoint, results
@@ -272,3 +272,27 @@ def test_batch_norm_members_keep_their_own_running_statistics(make_cfg, tmp_path
             scale = float(value.abs().max()) if value.is_floating_point() else 0.0
             torch.testing.assert_close(ours[key], value, rtol=TRAINING["rel"],
                                        atol=TRAINING["rel"] * scale + TRAINING["abs"])
+
+
+def test_a_population_writes_one_checkpoint_file_per_epoch(make_cfg, tmp_path, monkeypatch):
+    """Every member's epoch in one population.pt, hard-linked into each run dir; killed
+    there (the members never left, so no last.pt), each member resumes from it."""
+    monkeypatch.setattr(writer.Writer, "leave", writer.Writer.wait)  # as killed: none left
+    common = ["task=regression", "optim=sgd", "loss=huber", "task.data_seed=0"]
+    members = [["seed=0"], ["seed=1", "optim.lr=0.02"], ["seed=2"]]
+    train_both(make_cfg, tmp_path, [*common, "trainer.max_epochs=1"], members)
+    files = [tmp_path / f"member{i}" / checkpoint.POPULATION for i in range(3)]
+    assert len({f.stat().st_ino for f in files}) == 1 and files[0].stat().st_nlink == 3
+    assert not any((f.parent / "last.pt").exists() for f in files)
+    monkeypatch.undo()
+    for i, extra in enumerate(members):
+        run_dir = tmp_path / f"member{i}"
+        results.write(run_dir, {**results.read(run_dir), "status": "running"})
+        resumed = run(make_cfg(*common, *extra, "trainer.max_epochs=2", "trainer.resume=true"),
+                      run_dir)
+        straight = run(make_cfg(*common, *extra, "trainer.max_epochs=2"), tmp_path / f"s{i}")
+        assert resumed["epochs_completed"] == 2
+        for a, b in zip(metrics(resumed), metrics(straight), strict=True):
+            assert_same_metrics(a, b)
+        assert (run_dir / checkpoint.CHECKPOINT).is_file()
+        assert not (run_dir / checkpoint.POPULATION).exists()

@@ -16,6 +16,7 @@ caller records those ends (trainer/rundir/policy.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
@@ -97,8 +98,8 @@ def train(members: list[Member]) -> None:
         with determinism.enforced(population.settings.deterministic):
             population.fit()
     except BaseException as err:  # every member still training keeps it
-        if population is not None:
-            population.writer.drain(population.active)  # epochs being written are written
+        if population is not None:  # epochs being written are written, then each leaves
+            population.writer.drain(population.active, leave=True)
         for member in population.active if population else members:
             member.error = member.error or err
         if isinstance(err, KeyboardInterrupt):
@@ -146,7 +147,7 @@ class Population:
         self.diagnostics = OutputGradients(torch.stack(
             [m.job.parts.data.corrupted for m in self.active])) if any(self.watch) else None
         self.runs = loss_runs(self.active)
-        self.writer = Writer()
+        self.writer = Writer(together=len(members) > 1)
 
     def fit(self) -> None:
         cfg, n = self.settings, len(self.x_train)
@@ -177,7 +178,7 @@ class Population:
             self._end_epoch(epoch, started, autocast, lrs)
             if not self.active:
                 return
-        self._drop(self.writer.drain(self.active))
+        self._drop(self.writer.drain(self.active, leave=True))
         for member in self.active:
             self._finish(member, Outcome(RunStatus.OK))
         self.active = []
@@ -248,7 +249,7 @@ class Population:
         finite = self.model.finite().tolist()
         together = self._scores_together(test, val) if len(self.active) > 1 else None
         took = round(time.perf_counter() - started, 4)  # the epoch, evaluation included
-        ended = []
+        ended, states = [], []
         for i, member in enumerate(self.active):
             own = member.job.parts
             entry = {"epoch": epoch, "train/loss_epoch": self.epoch_sum[i] / self.steps,
@@ -274,10 +275,13 @@ class Population:
                     # purge_step removes everything after its checkpoint, whatever the tag.
                     with signals.deferred():
                         member.job.logger.epoch(entry, global_step=epoch * self.steps)
-                    self.writer.commit(member, self._checkpoint(i, member))
+                    states.append((member, self._checkpoint(i, member)))
             except Exception as err:  # this member's scores or files; the others go on
                 ended.append(i)
                 member.error = err
+                with contextlib.suppress(Exception):  # its last good epoch, if it can
+                    self.writer.leave(member)
+        self.writer.commit(states)
         self._drop(ended)
 
     def _scores_together(self, test: torch.Tensor, val: torch.Tensor | None
@@ -307,7 +311,7 @@ class Population:
     def _finish(self, member: Member, outcome: Outcome) -> None:
         """The member's final record, once its last committed epoch is on disk."""
         try:
-            self.writer.wait(member)
+            self.writer.leave(member)
         except Exception as err:  # that write failed: the member failed
             member.error = err
             return
