@@ -11,7 +11,7 @@ from tbparse import SummaryReader
 from torch import nn
 
 from trainer.engine import loop, stacked, writer
-from trainer.engine.loop import Member
+from trainer.engine.member import Member
 from trainer.run import run, setup
 from trainer.rundir import checkpoint, results
 from trainer.rundir.claim import claim

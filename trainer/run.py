@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from lossbench.contract import TaskData
 from trainer.assemble import Parts, assemble, check_all
 from trainer.engine import loop
+from trainer.engine.member import Member, steps_per_epoch
 from trainer.logger import RunLogger
 from trainer.rundir import policy, resume
 from trainer.rundir.policy import Progress, Record
@@ -59,7 +60,7 @@ def setup(cfg: DictConfig, run_dir: Path, progress: Progress,
 
 def train(job: Job) -> Record:
     """The engine's population of one; its error, if it failed, raised here."""
-    member = loop.Member(job)  # takes the random streams its setup left
+    member = Member(job)  # takes the random streams its setup left
     loop.train([member])
     if member.error is not None:
         raise member.error
@@ -75,7 +76,7 @@ def start_logging(cfg: DictConfig, run_dir: Path, parts: Parts, started: float) 
                       **data.info}
     purge_step = None  # (a dead earlier attempt's curves went when the run dir was claimed)
     if state is not None:
-        purge_step = state["epoch"] * loop.steps_per_epoch(len(data.x_train), parts.settings) + 1
+        purge_step = state["epoch"] * steps_per_epoch(len(data.x_train), parts.settings) + 1
         log.info("resuming %s after epoch %d", run_dir, state["epoch"])
     log.info("%s × %s on %s: %d train / %d validation / %d test samples%s", cfg.task.name,
              cfg.loss.name, parts.device, len(data.x_train), n_val, len(data.x_test),

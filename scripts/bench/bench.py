@@ -39,6 +39,7 @@ from tasks import idx
 from tasks.mnist_like import DATASETS
 from trainer import losses, models, optimizers, schemas
 from trainer.engine import loop
+from trainer.engine.member import Member
 from trainer.logger import RunLogger
 from trainer.rundir import results
 from trainer.settings import Settings
@@ -99,7 +100,7 @@ def run_trainer(args, data, device, steps: int | None, clock: Clock,
                                                      "optimizer", "loss_fn", "state"])(
             settings, DATASETS[args.dataset], data, model,
             optimizers.build(optim, model.parameters()), loss_fn, None)
-        member = loop.Member(dataclasses.make_dataclass("Job", ["cfg", "parts", "logger"])(
+        member = Member(dataclasses.make_dataclass("Job", ["cfg", "parts", "logger"])(
             cfg, parts, logger))
         with clock:
             loop.train([member])

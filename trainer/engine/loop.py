@@ -22,9 +22,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -32,48 +30,14 @@ from lossbench.status import RunStatus
 from trainer import determinism, rng, schedulers
 from trainer.diagnostics import OutputGradients
 from trainer.engine import amp, optim, stacked
-from trainer.engine.scoring import batched_scores, loss_key, loss_runs, member_losses, scores
+from trainer.engine.member import SHARED, Member, Outcome, same, steps_per_epoch
+from trainer.engine.scoring import loss_key, loss_runs, member_losses, scores, scores_together
 from trainer.engine.single import Single
 from trainer.engine.writer import Writer
 from trainer.rundir import checkpoint, signals
 
-if TYPE_CHECKING:
-    from trainer.run import Job
-
 log = logging.getLogger("lossbench")
 EVAL_BYTES = 2**28  # activations one evaluation chunk may take, all members together
-SHARED = ("x_train", "x_test", "y_test", "x_val")  # one copy serves every member
-
-
-@dataclass
-class Outcome:
-    status: RunStatus  # OK or DIVERGED
-    reason: str | None = None
-
-
-@dataclass
-class Member:
-    """One run of the population: its built job and what the loop holds for it."""
-
-    job: Job
-    logs: Callable[[], AbstractContextManager] = nullcontext  # routes its log lines
-    rng: dict[str, Any] = field(default_factory=rng.capture)  # create right after setup
-    order: torch.Generator | None = None  # its batch order, seeded by its seed
-    schedule: schedulers.Schedule | None = None
-    record: dict[str, Any] | None = None  # its metrics.json record once it ended well
-    error: BaseException | None = None  # what ended it otherwise
-
-
-def steps_per_epoch(n_train: int, cfg: Any) -> int:
-    steps = math.ceil(n_train / cfg.batch_size)
-    return min(steps, cfg.limit_train_batches) if cfg.limit_train_batches else steps
-
-
-def same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a is b or (a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
-                      and bool(a.eq(b).all()))
 
 
 @torch.no_grad()
@@ -114,7 +78,7 @@ class Population:
         self.active = sorted(members, key=lambda m: loss_key(m.job.cfg))
         parts = self.active[0].job.parts
         self.settings, self.metrics, data = parts.settings, parts.task.METRICS, parts.data
-        if not all(same(getattr(m.job.parts.data, k), getattr(data, k))
+        if not all(same(getattr(m.parts.data, k), getattr(data, k))
                    for m in self.active for k in SHARED):
             raise ValueError("population members must share their inputs and test targets")
         self.device, self.x_train, self.prepare = data.x_train.device, data.x_train, data.prepare
@@ -123,7 +87,7 @@ class Population:
         self.first_epoch = 1 if parts.state is None else parts.state["epoch"] + 1
         self.live_streams = len(members) == 1  # the global streams are the member's own
         for member in self.active:
-            p = member.job.parts
+            p = member.parts
             member.order = torch.Generator(device=self.device).manual_seed(p.settings.seed)
             member.schedule = schedulers.build(p.settings.scheduler, p.optimizer, self.steps)
             if self.live_streams:
@@ -132,20 +96,20 @@ class Population:
                 checkpoint.restore(p.state, p.model, p.optimizer, member.order, member.schedule)
                 member.rng = rng.capture()
         self.model = Single(parts.model, self.settings.compile) if len(members) == 1 else \
-            stacked.StackedModel([m.job.parts.model for m in self.active])
+            stacked.StackedModel([m.parts.model for m in self.active])
         self.rows = 4096 if len(members) == 1 else max(1, EVAL_BYTES // (
             4 * len(members) * stacked.cost(parts.model, data.input_shape).activations))
         self.optimizer = optim.StackedOptimizer(self.model.params,
-                                                [m.job.parts.optimizer for m in self.active])
+                                                [m.parts.optimizer for m in self.active])
         self.scaler = amp.Scaler(self.settings.precision == "16",
-                                 [(m.job.parts.state or {}).get("scaler") or {}
+                                 [(m.parts.state or {}).get("scaler") or {}
                                   for m in self.active], self.device)
-        self.y_train = torch.stack([m.job.parts.data.y_train for m in self.active])
-        self.clip = optim.Clipping([m.job.parts.settings.gradient_clip_val
+        self.y_train = torch.stack([m.parts.data.y_train for m in self.active])
+        self.clip = optim.Clipping([m.parts.settings.gradient_clip_val
                                     for m in self.active], self.device)
-        self.watch = [bool(m.job.parts.settings.diagnostics) for m in self.active]
+        self.watch = [bool(m.parts.settings.diagnostics) for m in self.active]
         self.diagnostics = OutputGradients(torch.stack(
-            [m.job.parts.data.corrupted for m in self.active])) if any(self.watch) else None
+            [m.parts.data.corrupted for m in self.active])) if any(self.watch) else None
         self.runs = loss_runs(self.active)
         self.writer = Writer(together=len(members) > 1)
 
@@ -154,7 +118,7 @@ class Population:
         autocast = cfg.autocast(self.device)
         for epoch in range(self.first_epoch, cfg.max_epochs + 1):
             started = time.perf_counter()
-            lrs = [schedulers.current_lr(m.job.parts.optimizer) for m in self.active]
+            lrs = [schedulers.current_lr(m.parts.optimizer) for m in self.active]
             self.perms = torch.stack([torch.randperm(n, device=self.device, generator=m.order)
                                       for m in self.active])
             self.window = torch.zeros(len(self.active), device=self.device)
@@ -233,7 +197,7 @@ class Population:
             self.epoch_sum[i] += window[i]
             member.job.logger.step("train/loss", window[i] / ((step - 1) % every + 1),
                                    global_step)
-            corrupted = bool(member.job.parts.data.corrupted.any())
+            corrupted = bool(member.parts.data.corrupted.any())
             for tag, values in scalars.items() if self.watch[i] else ():
                 if corrupted or tag not in ("grad/corrupted_share", "data/corrupted_fraction"):
                     member.job.logger.step(tag, values[i], global_step)
@@ -247,11 +211,12 @@ class Population:
         val = evaluate(self.model, data.x_val, self.prepare, autocast, self.rows) \
             if self.val else None
         finite = self.model.finite().tolist()
-        together = self._scores_together(test, val) if len(self.active) > 1 else None
+        together = scores_together(test, val, [m.parts.data for m in self.active], self.runs,
+                                   self.metrics) if len(self.active) > 1 else None
         took = round(time.perf_counter() - started, 4)  # the epoch, evaluation included
         ended, states = [], []
         for i, member in enumerate(self.active):
-            own = member.job.parts
+            own = member.parts
             entry = {"epoch": epoch, "train/loss_epoch": self.epoch_sum[i] / self.steps,
                      "train/lr": lrs[i]}
             try:
@@ -283,21 +248,6 @@ class Population:
                     self.writer.leave(member)
         self.writer.commit(states)
         self._drop(ended)
-
-    def _scores_together(self, test: torch.Tensor, val: torch.Tensor | None
-                         ) -> list[dict[str, float]] | None:
-        """Every member's scores in one go; None when that fails (then member by member)."""
-        try:
-            together = batched_scores(test, [m.job.parts.data.y_test for m in self.active],
-                                      self.runs, self.metrics, "test")
-            if val is not None:
-                more = batched_scores(val, [m.job.parts.data.y_val for m in self.active],
-                                      self.runs, self.metrics, "val")
-                for mine, theirs in zip(together, more, strict=True):
-                    mine.update(theirs)
-        except Exception:
-            return None
-        return together
 
     def _checkpoint(self, i: int, member: Member) -> dict[str, Any]:
         """Member i's checkpoint, as its single run writes it; copies, so training goes on

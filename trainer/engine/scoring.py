@@ -40,7 +40,7 @@ def loss_key(cfg: Any) -> str:
 
 
 def loss_runs(members: Sequence[Any]) -> list[tuple[int, Any]]:
-    """(end, loss) of each run of neighbouring members (engine.loop.Member) with the same
+    """(end, loss) of each run of neighbouring members (engine.member.Member) with the same
     loss config."""
     keys = [loss_key(m.job.cfg) for m in members]
     return [(i + 1, members[i].job.parts.loss_fn) for i, key in enumerate(keys)
@@ -67,6 +67,23 @@ def batched_scores(outputs: torch.Tensor, targets: Sequence[torch.Tensor],
     values = torch.stack(rows).T.tolist()  # the only copy to the host
     names = [f"{split}/{m}" for m in metrics] + [f"{split}/loss"]
     return [dict(zip(names, map(float, row), strict=True)) for row in values]
+
+
+def scores_together(test: torch.Tensor, val: torch.Tensor | None, data: Sequence[Any],
+                    runs: Sequence[tuple[int, Any]], metrics: tuple[str, ...]
+                    ) -> list[dict[str, float]] | None:
+    """Every member's test and validation scores in one go (`data`: each member's
+    TaskData); None when that fails, and the caller scores member by member, so that one
+    member's error is its own."""
+    try:
+        together = batched_scores(test, [d.y_test for d in data], runs, metrics, "test")
+        if val is not None:
+            more = batched_scores(val, [d.y_val for d in data], runs, metrics, "val")
+            for mine, theirs in zip(together, more, strict=True):
+                mine.update(theirs)
+    except Exception:
+        return None
+    return together
 
 
 def _stack(targets: Sequence[torch.Tensor]) -> torch.Tensor:

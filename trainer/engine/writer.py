@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from trainer.rundir import checkpoint
 
 if TYPE_CHECKING:
-    from trainer.engine.loop import Member
+    from trainer.engine.member import Member
 
 
 class Writer:

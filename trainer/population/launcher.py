@@ -35,6 +35,7 @@ from lossbench.contract import TaskData
 from lossbench.errors import UserError
 from trainer import objective, run, schemas
 from trainer.engine import loop, stacked
+from trainer.engine.member import SHARED, Member, same
 from trainer.population import jobs, plan
 from trainer.population.compose import SharedCompositions
 from trainer.rundir import policy
@@ -52,7 +53,7 @@ class Entry:
     ret: JobReturn | None = None
     claim: Claim | None = None
     progress: policy.Progress | None = None
-    member: loop.Member | None = None
+    member: Member | None = None
     data_id: int = -1
     alone: str | None = None  # why it trains on its own, if it does
 
@@ -197,7 +198,7 @@ class PopulationLaunch:
             recorded = policy.note_outcome(run_dir, job, True)
             self._close(entry, value=objective.value(cfg, recorded))
             return
-        entry.member = loop.Member(job, logs=logs)  # takes its random streams now
+        entry.member = Member(job, logs=logs)  # takes its random streams now
         entry.data_id = _share(job, shared)
         entry.alone = stacked.unsupported(job.parts.model) or self._busy_cpu(job)
 
@@ -220,11 +221,11 @@ class PopulationLaunch:
             state = entry.member.job.parts.state
             by_key[(entry.data_id, 0 if state is None else state["epoch"])].append(entry)
         groups = []
-        for same in by_key.values():
-            most = min(self.max_members, _fits_in_memory(same[0].member.job.parts))
-            n = -(-len(same) // most)
-            size = -(-len(same) // n)
-            groups += [same[i:i + size] for i in range(0, len(same), size)]
+        for alike in by_key.values():
+            most = min(self.max_members, _fits_in_memory(alike[0].member.job.parts))
+            n = -(-len(alike) // most)
+            size = -(-len(alike) // n)
+            groups += [alike[i:i + size] for i in range(0, len(alike), size)]
         return groups
 
     def _train(self, group: list[Entry]) -> None:
@@ -288,9 +289,9 @@ def _share(job: Any, shared: list[TaskData]) -> int:
     """Point the job at an equal copy of its shared data arrays already held; its index."""
     data = job.parts.data
     for i, other in enumerate(shared):
-        if all(loop.same(getattr(data, k), getattr(other, k)) for k in loop.SHARED):
+        if all(same(getattr(data, k), getattr(other, k)) for k in SHARED):
             job.parts.data = dataclasses.replace(
-                data, **{k: getattr(other, k) for k in loop.SHARED})
+                data, **{k: getattr(other, k) for k in SHARED})
             return i
     shared.append(data)
     return len(shared) - 1
