@@ -210,7 +210,7 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
 
 
 @CUDA
-@pytest.mark.parametrize("precision", ["32", "bf16"])
+@pytest.mark.parametrize("precision", ["32", "bf16", "16"])
 def test_on_cuda_a_population_follows_its_single_runs(make_cfg, tmp_path, precision):
     common, members = population_of_12("mlp", "adam")
     common = [*common, "trainer.device=cuda", f"trainer.precision={precision}"]
@@ -296,3 +296,20 @@ def test_a_population_writes_one_checkpoint_file_per_epoch(make_cfg, tmp_path, m
             assert_same_metrics(a, b)
         assert (run_dir / checkpoint.CHECKPOINT).is_file()
         assert not (run_dir / checkpoint.POPULATION).exists()
+
+
+@CUDA
+def test_on_cuda_fp16_members_keep_their_own_loss_scale(make_cfg, tmp_path):
+    """One member at lr 1e6 overflows and diverges; its loss scale is its own, so the
+    others' steps are never skipped for it and they match their single runs."""
+    common = [*MODELS["mlp"], "loss=mse", "optim=sgd", "trainer.device=cuda",
+              "trainer.precision=16", "trainer.max_epochs=2", "trainer.log_every_n_steps=2"]
+    singles, records = train_both(make_cfg, tmp_path, common,
+                                  [["seed=0"], ["seed=1", "optim.lr=1e6"], ["seed=2"]])
+    assert [r["status"] for r in records] == [s["status"] for s in singles]
+    for i in (0, 2):
+        assert records[i]["status"] == "ok"
+        ours, theirs = records[i]["final"]["test/mse"], singles[i]["final"]["test/mse"]
+        assert ours == pytest.approx(theirs, rel=0.02)
+        state = checkpoint.load(tmp_path / f"member{i}", torch.device("cpu"))
+        assert state["scaler"].keys() == torch.amp.GradScaler("cuda").state_dict().keys()
