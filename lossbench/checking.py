@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, HydraException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import (
@@ -195,8 +196,6 @@ def translate(err: BaseException, options: Options) -> str | None:
 def check_booleans(cfg: DictConfig, overrides: list[str]) -> None:
     """OmegaConf reads 2, "yes" or "on" given to a bool key as true; lossbench takes only
     true or false there, as the schema says (`trainer.diagnostics=2` is one line)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     for override in OverridesParser.create().parse_overrides(overrides=list(overrides)):
         parent, _, leaf = override.key_or_group.rpartition(".")
         node = OmegaConf.select(cfg, parent) if parent else cfg
