@@ -34,16 +34,21 @@ schemas.register()
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns `objective.metric` of the run, for sweepers that optimise (Optuna)."""
-    from trainer import objective
+    from trainer import objective, summary
     from trainer.run import run
 
     schemas.register()  # again: a launcher's worker process may not run this module's top
     plugins.install()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
+        schemas.check_overrides(cfg, hydra_cfg.overrides.task)
         objective.check(cfg)
-        record = run(cfg, run_dir, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+        record = run(cfg, run_dir, multirun=multirun)
+        if not multirun:  # a sweep closes with its own lines (trainer/rundir/sweep.py)
+            for line in summary.closing(record, run_dir):
+                logging.getLogger("lossbench").info(line)
         return objective.value(cfg, record)
     except UserError as err:
         logging.getLogger("lossbench").debug("user error", exc_info=True)

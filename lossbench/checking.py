@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, HydraException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import (
@@ -232,3 +233,19 @@ def translate(err: BaseException, options: Options) -> str | None:
                    or str(cause).splitlines()[0].rstrip("."))
         return f"{key}={value} is not valid: {allowed}."
     return " ".join(f"{err} {str(cause).splitlines()[0]}".split())
+
+
+def check_booleans(cfg: DictConfig, overrides: list[str]) -> None:
+    """OmegaConf reads 2, "yes" or "on" given to a bool key as true; lossbench takes only
+    true or false there, as the schema says (`trainer.diagnostics=2` is one line)."""
+    for override in OverridesParser.create().parse_overrides(overrides=list(overrides)):
+        parent, _, leaf = override.key_or_group.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        schema = _schema(node)
+        field = fields_of(schema).get(leaf) if schema is not None else None
+        if field is None or field.type is not bool or override.is_sweep_override():
+            continue
+        value = override.value()
+        if not isinstance(value, bool) and not (value is None and field.optional):
+            raise UserError(f"{override.key_or_group}={override.get_value_element_as_str()} "
+                            f"is not valid: {describe(field)}.")

@@ -27,6 +27,8 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
+from lossbench.errors import is_int, is_number
+
 HUGE = 10**11  # a size no machine holds: 10^11 units of anything is 400 GB as float32
 
 
@@ -243,9 +245,9 @@ def _typed(value: Any, kind: type | None) -> bool:
     if kind is bool:
         return isinstance(value, bool)
     if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_int(value)
     if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)
     return kind in (None, object) or isinstance(value, kind)
 
 

@@ -32,6 +32,15 @@ def test_value_out_of_range(tmp_path):
     assert_one_clear_line(result, "task.outlier_fraction=1.5", "[0, 1)")
 
 
+@pytest.mark.parametrize("value", ["2", "yes", "on"])
+def test_a_bool_takes_only_true_or_false(tmp_path, value):
+    """OmegaConf would read these as true; the schema says true or false."""
+    result = train_cli(f"trainer.diagnostics={value}", f"hydra.run.dir={tmp_path}", *REG)
+    assert result.returncode == 2
+    assert_one_clear_line(result, f"trainer.diagnostics={value} is not valid: true or false")
+    assert not (tmp_path / "metrics.json").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda(tmp_path):
     result = train_cli(f"hydra.run.dir={tmp_path}", *REG, "trainer.device=cuda")
@@ -79,3 +88,25 @@ def test_debug_config_is_a_short_cpu_run(tmp_path):
     assert record["epochs_completed"] == 1 and record["device"] == "cpu"
     assert record["hparams"]["trainer.limit_train_batches"] == 5
 
+
+
+def test_a_run_and_a_sweep_end_with_their_closing_lines(tmp_path):
+    """Status, the selected epoch on validation and test, the run dir, the TensorBoard
+    command, and why val/mse dwarfs test/mse (regression corrupts validation on purpose)."""
+    run_dir = tmp_path / "run"
+    result = train_cli("task=regression", "loss=smoothl1", f"hydra.run.dir={run_dir}", *REG)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((run_dir / "metrics.json").read_text())
+    lines = [line.split("] - ", 1)[-1] for line in result.stdout.splitlines()][-5:]
+    val = record["history"][record["selected"]["epoch"] - 1]["val/mse"]
+    assert lines[0] == "run ok"
+    assert lines[1] == (f"selected epoch {record['selected']['epoch']} (best val/mse): "
+                        f"val/mse {val:.4g}, test/mse {record['selected']['test/mse']:.4g}")
+    assert lines[2].startswith("note: the validation split is corrupted on purpose "
+                               "(val_outlier_fraction")
+    assert lines[3:] == [f"run dir: {run_dir}", f"curves: tensorboard --logdir {run_dir}"]
+    sweep = tmp_path / "sweep"
+    result = train_cli("-m", "task=regression", "loss=l1,mse", f"hydra.sweep.dir={sweep}", *REG)
+    assert result.returncode == 0, result.stderr
+    assert [line.split("] ", 1)[-1] for line in result.stdout.splitlines()][-2:] == [
+        f"report: python scripts/report.py {sweep}", f"curves: tensorboard --logdir {sweep}"]

@@ -14,7 +14,7 @@ from trainer.run import run
 def output_gradient_sizes(loss: str, errors: torch.Tensor, **params) -> torch.Tensor:
     """Per-sample output-gradient size for predictions off the target by `errors`."""
     pred = errors.clone().requires_grad_(True)
-    diag = OutputGradients(torch.zeros(len(errors), dtype=torch.bool))
+    diag = OutputGradients(torch.zeros(1, len(errors), dtype=torch.bool))
     diag.watch(pred)
     losses.build({"name": loss, **params}, "regression")(pred, torch.zeros_like(errors)).backward()
     return diag.grad.abs() * len(errors)
@@ -53,10 +53,11 @@ def corrupted_share(loss: str) -> tuple[float, float]:
     errors[corrupted] = 10 + 5 * torch.rand(20, generator=generator)
     model = torch.nn.Linear(1, 1)
     pred = model(errors[:, None]) * 0 + errors[:, None]  # gradients flow to the model too
-    diag = OutputGradients(corrupted)
-    diag.watch(pred)
-    losses.build({"name": loss}, "regression")(pred, torch.zeros(200)).backward()
-    scalars = diag.scalars(model, torch.arange(200))
+    diag = OutputGradients(corrupted[None])  # one member: the engine's (M, ...) layout
+    stacked = pred[None]
+    diag.watch(stacked)
+    losses.build({"name": loss}, "regression")(stacked[0], torch.zeros(200)).backward()
+    scalars = diag.scalars([p.grad[None] for p in model.parameters()], torch.arange(200)[None])
     return scalars["grad/corrupted_share"].item(), scalars["data/corrupted_fraction"].item()
 
 

@@ -1,4 +1,4 @@
-"""Population scoring: every member's scores at once equal loop.scores member by member."""
+"""Population scoring: every member's scores at once equal scoring.scores member by member."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from trainer import losses
-from trainer.loop import scores
-from trainer.population.scoring import batched_scores
+from trainer.engine.scoring import batched_scores, scores
 
 pytestmark = pytest.mark.numerics  # tests/numerics.py
 

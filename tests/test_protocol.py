@@ -8,12 +8,14 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from lossbench.errors import UserError
 from tasks import get
 from trainer import models
-from trainer.loop import evaluate
+from trainer.engine import optim
+from trainer.engine.loop import evaluate
+from trainer.engine.scoring import scores
+from trainer.engine.single import Single
 from trainer.run import run
 from trainer.rundir import checkpoint, results
 
@@ -34,18 +36,18 @@ def test_nesterov_without_momentum_is_one_line(make_cfg, tmp_path):
 
 
 def gradient_norms_at_each_step(make_cfg, tmp_path, *overrides: str) -> list[float]:
+    """The global gradient norm each optimizer step receives (the run is a population of one)."""
     norms: list[float] = []
+    step = optim.StackedOptimizer.step
 
-    def measure(optimizer, args, kwargs):
-        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+    def measure(self, grads, skip=None):
         norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+        return step(self, grads, skip)
 
-    handle = register_optimizer_step_pre_hook(measure)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optim.StackedOptimizer, "step", measure)
         record = run(make_cfg("task=regression", "loss=mse", "optim=sgd", "optim.lr=0.001",
                               "trainer.max_epochs=1", *overrides), tmp_path)
-    finally:
-        handle.remove()
     assert record["status"] == "ok"
     return norms
 
@@ -143,8 +145,9 @@ def test_evaluation_uses_running_statistics_and_leaves_them_alone(make_cfg):
             model(data.prepare(data.x_train[idx]))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     loss = nn.CrossEntropyLoss()
-    small = evaluate(model, data, loss, ("accuracy",), batch_size=7)
-    large = evaluate(model, data, loss, ("accuracy",), batch_size=4096)
+    off = torch.autocast("cpu", enabled=False)
+    small, large = (scores(evaluate(Single(model), data.x_test, data.prepare, off, rows)[0],
+                           data.y_test, loss, ("accuracy",)) for rows in (7, 4096))
     # In eval mode a sample's output does not depend on the batch it is in.
     assert small["test/loss"] == pytest.approx(large["test/loss"], rel=1e-5)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

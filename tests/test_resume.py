@@ -142,7 +142,7 @@ def test_unexpected_error_is_recorded_as_failed(make_cfg, tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("trainer.loop.evaluate", broken)
+    monkeypatch.setattr("trainer.engine.loop.evaluate", broken)
     with pytest.raises(RuntimeError):  # a single run shows the traceback
         run(make_cfg(), tmp_path / "single")
     # A sweep job records it and returns, so the sweep goes on.

@@ -18,7 +18,7 @@ from torch import nn
 import tasks
 from lossbench.contract import Task, TaskData
 from lossbench.errors import Misfit, UserError, require
-from trainer import losses, models, optimizers, schemas
+from trainer import losses, models, optimizers, rng, schemas
 from trainer.rundir import results
 from trainer.settings import DEVICES, Settings
 
@@ -39,7 +39,7 @@ class Parts:
     data: TaskData
     model: nn.Module
     loss_fn: nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: optimizers.MemberOptimizer
     state: dict[str, Any] | None  # the checkpoint a resumed run continues from
     record: dict[str, Any]  # metrics.json as it starts
 
@@ -85,16 +85,11 @@ def build_data(task: Task, cfg: DictConfig, device: torch.device,
     key = json.dumps([OmegaConf.to_container(cfg.task, resolve=True), str(device)],
                      sort_keys=True, default=str)
     if key not in built:
-        streams = _global_streams()
+        streams = rng.capture()
         built[key] = task.build(cfg.task).to(device)
-        if _global_streams() != streams:  # kept only if building left the seeded streams be
+        if not rng.same(rng.capture(), streams):  # kept only if building left them be
             return built.pop(key)
     return built[key]
-
-
-def _global_streams() -> tuple:
-    kind, keys, *rest = np.random.get_state()
-    return torch.get_rng_state().tolist(), kind, keys.tolist(), rest, random.getstate()
 
 
 def misfit(cfg: DictConfig, task: Task) -> str | None:

@@ -144,15 +144,56 @@ def footprint(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch: int
               ) -> tuple[int, int]:
     """Bytes for the weights (with gradients and two optimizer moments) and for one batch's
     activations (kept for the backward pass), from a copy on the meta device: nothing allocated."""
-    outputs: list[int] = []
     with torch.device("meta"):
         model = lookup("model", MODELS, cfg.name)(cfg, input_shape, n_outputs).eval()
-        for module in model.modules():
-            if not list(module.children()):
-                module.register_forward_hook(lambda m, i, out: outputs.append(out.numel()))
-        model(torch.empty(batch, *input_shape))
+        outputs = output_sizes(model, (batch, *input_shape))
+        if outputs is None:  # a layer shape_after does not know: torch's meta kernels
+            outputs = []
+            for module in model.modules():
+                if not list(module.children()):
+                    module.register_forward_hook(lambda m, i, out: outputs.append(out.numel()))
+            model(torch.empty(batch, *input_shape))
     weights = sum(p.numel() for p in model.parameters())
     return 4 * 4 * weights, 4 * 2 * sum(outputs)
+
+
+def output_sizes(model: nn.Module, shape: Shape) -> list[int] | None:
+    """How many numbers each layer of an nn.Sequential outputs, from shapes alone; None for
+    a layer not known here. No forward pass: torch's meta kernels for a Linear with bias and
+    for batch norm import torch._dynamo, 1.5 s of a short run."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    sizes = []
+    for layer in model:
+        shape = shape_after(layer, shape)
+        if shape is None:
+            return None
+        sizes.append(math.prod(shape))
+    return sizes
+
+
+def shape_after(layer: nn.Module, shape: Shape) -> Shape | None:
+    if isinstance(layer, nn.Linear):
+        return (*shape[:-1], layer.out_features)
+    if isinstance(layer, nn.Flatten):
+        end = layer.end_dim % len(shape)
+        return (*shape[:layer.start_dim], math.prod(shape[layer.start_dim:end + 1]),
+                *shape[end + 1:])
+    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)) and len(shape) == 4:
+        conv = isinstance(layer, nn.Conv2d)
+        if conv and isinstance(layer.padding, str):
+            return None
+        pair = nn.modules.utils._pair
+        kernel, stride = pair(layer.kernel_size), pair(layer.stride or layer.kernel_size)
+        padding, dilation = pair(layer.padding), pair(layer.dilation)
+        round_ = math.ceil if not conv and layer.ceil_mode else math.floor
+        sides = [round_((n + 2 * p - d * (k - 1) - 1) / s) + 1 for n, p, d, k, s in
+                 zip(shape[2:], padding, dilation, kernel, stride, strict=True)]
+        return (shape[0], layer.out_channels if conv else shape[1], *sides)
+    if isinstance(layer, (nn.modules.batchnorm._BatchNorm, nn.ReLU, nn.LeakyReLU, nn.Tanh,
+                          nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.Identity, nn.Dropout)):
+        return shape
+    return None
 
 
 def check_fits(cfg: DictConfig, input_shape: Shape, n_outputs: int, batch_size: int,

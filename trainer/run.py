@@ -1,6 +1,7 @@
 """One run from a composed config to its metrics: the composition root train.py calls.
 
-Guard the run dir, build (trainer/assemble.py), fit (trainer/loop.py), finish.
+Guard the run dir, build (trainer/assemble.py), train (trainer/engine/: a population of
+one), finish.
 What happens on a mistake, a signal or a crash is trainer/rundir/policy.py's.
 """
 
@@ -13,27 +14,26 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from lossbench.contract import TaskData
-from lossbench.status import RunStatus
-from trainer import determinism
 from trainer.assemble import Parts, assemble, check_all
+from trainer.engine import loop
+from trainer.engine.member import Member, steps_per_epoch
 from trainer.logger import RunLogger
-from trainer.loop import Outcome, fit, steps_per_epoch
-from trainer.rundir import resume
-from trainer.rundir.policy import Progress, Record, single_or_sweep
+from trainer.rundir import policy, resume
+from trainer.rundir.policy import Progress, Record
 
 log = logging.getLogger("lossbench")
 
 
-@single_or_sweep
-def run(cfg: DictConfig, run_dir: Path, progress: Progress) -> Record:
+def run(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Record | None:
     """Train one task × loss pair; write and return its metrics.json record.
 
-    Called as `run(cfg, run_dir, multirun=False)`: the run dir is claimed first,
-    a user's mistake raises UserError in a single run and is recorded in a
-    multirun. Ctrl-C or SIGTERM records `interrupted` and re-raises
-    KeyboardInterrupt; `trainer.resume=true` continues from checkpoints/last.pt.
+    The run dir is claimed first (None: a sweep job refused); a user's mistake raises
+    UserError in a single run and is recorded in a multirun. Ctrl-C or SIGTERM records
+    `interrupted` and re-raises KeyboardInterrupt; `trainer.resume=true` continues from
+    checkpoints/last.pt (trainer/rundir/policy.py).
     """
-    return train(setup(cfg, run_dir, progress))
+    return policy.guarded(cfg, run_dir, multirun,
+                          lambda progress: train(setup(cfg, run_dir, progress)))
 
 
 @dataclass
@@ -59,17 +59,12 @@ def setup(cfg: DictConfig, run_dir: Path, progress: Progress,
 
 
 def train(job: Job) -> Record:
-    parts = job.parts
-    with determinism.enforced(job.cfg.trainer.deterministic):
-        outcome = fit(parts.model, parts.data, parts.loss_fn, parts.optimizer, parts.settings,
-                      parts.task.METRICS, job.logger, parts.state)
-    return finish(job, outcome)
-
-
-def finish(job: Job, outcome: Outcome) -> Record:
-    if outcome.status == RunStatus.DIVERGED:
-        log.warning("diverged: %s", outcome.reason)
-    return job.logger.finish(outcome.status, outcome.reason)
+    """The engine's population of one; its error, if it failed, raised here."""
+    member = Member(job)  # takes the random streams its setup left
+    loop.train([member])
+    if member.error is not None:
+        raise member.error
+    return member.record
 
 
 def start_logging(cfg: DictConfig, run_dir: Path, parts: Parts, started: float) -> RunLogger:

@@ -19,6 +19,7 @@ from torch.optim import lr_scheduler
 from lossbench.errors import UserError, require
 from lossbench.registry import lookup
 from lossbench.schema import Number
+from trainer import optimizers
 
 Epochs = Annotated[int, Number(low=1)]
 Positive = Annotated[float, Number(low=0, low_open=True)]
@@ -138,8 +139,6 @@ def check(cfg: dict[str, Any], optimizer_cfg: dict[str, Any], max_epochs: int) -
                 f"an integer >= trainer.max_epochs ({max_epochs}): onecycle cannot step "
                 "past its end")
     # Torch checks the rest when the scheduler is built: do that on a stand-in optimizer.
-    from trainer import optimizers
-
     params = [torch.nn.Parameter(torch.zeros(1))]
     build(cfg, optimizers.build(optimizer_cfg, params), steps_per_epoch=1)
 

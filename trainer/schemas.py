@@ -109,6 +109,11 @@ def check(cfg: DictConfig) -> None:
     check_objective(cfg)
 
 
+def check_overrides(cfg: DictConfig, overrides: list[str]) -> None:
+    """What OmegaConf lets through from the command line: a bool key given 2 or yes."""
+    checking.check_booleans(cfg, overrides)
+
+
 def translate(err: BaseException) -> str | None:
     """The message for a config Hydra could not compose; None when the error is not the user's."""
     return checking.translate(err, groups())

@@ -1,4 +1,4 @@
-"""What fit() takes from the config, read in one place; the defaults live in configs/trainer/."""
+"""What the training engine takes from the config, in one place (defaults: configs/trainer/)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ class Settings:
     compile: bool
     diagnostics: bool  # output-gradient scalars at logged steps
     gradient_clip_val: float | None = None  # global gradient-norm bound; None: no clipping
+    deterministic: bool = False  # torch's deterministic algorithms (trainer/determinism.py)
     scheduler: dict | None = None  # the scheduler group's values (trainer/schedulers.py)
 
     @classmethod

@@ -1,10 +1,10 @@
 """Training throughput, in one process, on the same data, model, optimizer and batch size:
 
   classic   torchvision dataset + per-sample ToTensor/Normalize + DataLoader(shuffle=True)
-  trainer   this project's trainer.loop.fit: resident uint8 data normalised per batch, the
-            run's RunLogger (TensorBoard + metrics.json in a temp dir) and, at each epoch's
-            end, the full test-set evaluation it always does
-  trainer-  the same fit() with a 1-sample test set: the training loop without evaluation
+  trainer   this project's engine (trainer/engine/loop.py): resident uint8 data normalised
+            per batch, the run's RunLogger (TensorBoard + metrics.json in a temp dir) and,
+            at each epoch's end, the full test-set evaluation it always does
+  trainer-  the same engine with a 1-sample test set: the training loop without evaluation
   bare      resident float tensors normalised once, a permutation, forward, loss, backward,
             step, and nothing else
 
@@ -37,9 +37,10 @@ from scripts.bench import classic_mnist
 from scripts.bench.timing import Clock, machine, timed
 from tasks import idx
 from tasks.mnist_like import DATASETS
-from trainer import losses, models, schemas
+from trainer import losses, models, optimizers, schemas
+from trainer.engine import loop
+from trainer.engine.member import Member
 from trainer.logger import RunLogger
-from trainer.loop import fit
 from trainer.rundir import results
 from trainer.settings import Settings
 
@@ -79,20 +80,30 @@ def run_trainer(args, data, device, steps: int | None, clock: Clock,
                 evaluate: bool = True) -> int:
     if not evaluate:
         data = dataclasses.replace(data, x_test=data.x_test[:1], y_test=data.y_test[:1])
-    model, optimizer = fresh(args, data, device)
+    model, _ = fresh(args, data, device)
     cfg = OmegaConf.create({"task": {"name": args.dataset}, "loss": {"name": "ce"},
                             "model": {"name": args.model}, "optim": {"name": args.optim,
                                                                      "lr": args.lr}, "seed": 0})
+    # The engine's optimizers: the presets' settings for the classic script's choice.
+    optim = OmegaConf.create({"name": args.optim, "lr": args.lr or 1e-3} if args.optim == "adam"
+                             else {"name": "sgd", "lr": args.lr or 0.01, "momentum": 0.9})
     trainer = OmegaConf.load(ROOT / "configs" / "trainer" / "default.yaml")
     trainer.merge_with({"max_epochs": args.epochs, "limit_train_batches": steps,
                         "progress_bar": False})
     settings = Settings.from_config(OmegaConf.create(
         {"trainer": trainer, "task": {"batch_size": args.batch_size}, "seed": 0}))
-    loss_fn, metrics = losses.build({"name": "ce"}, data.kind), DATASETS[args.dataset].METRICS
+    loss_fn = losses.build({"name": "ce"}, data.kind)
     with tempfile.TemporaryDirectory() as run_dir:
         logger = RunLogger(Path(run_dir), results.new_record(cfg))
+        # A population of one, as trainer/run.py trains a run.
+        parts = dataclasses.make_dataclass("Parts", ["settings", "task", "data", "model",
+                                                     "optimizer", "loss_fn", "state"])(
+            settings, DATASETS[args.dataset], data, model,
+            optimizers.build(optim, model.parameters()), loss_fn, None)
+        member = Member(dataclasses.make_dataclass("Job", ["cfg", "parts", "logger"])(
+            cfg, parts, logger))
         with clock:
-            fit(model, data, loss_fn, optimizer, settings, metrics, logger)
+            loop.train([member])
         logger.close()
     return args.epochs * min(len(data.x_train), (steps or math.inf) * args.batch_size)
 
@@ -197,7 +208,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("LOSSBENCH_DATA", "data"))
     parser.add_argument("--dataset", choices=("fashion_mnist", "mnist"), default="fashion_mnist")
     parser.add_argument("--model", choices=("mlp", "cnn", "linear"), default="mlp")
-    parser.add_argument("--optim", choices=("adadelta", "adam", "sgd"), default="adadelta")
+    parser.add_argument("--optim", choices=("adam", "sgd"), default="adam")
     parser.add_argument("--lr", type=float, default=None, help="default: the optimizer's usual")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")

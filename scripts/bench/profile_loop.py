@@ -1,12 +1,12 @@
 """Where the trainer's step time goes, against a bare step: per-step cost of each piece of
-trainer/loop.py's inner loop, interleaved and repeated in one process, medians.
+trainer/engine/loop.py's inner step, interleaved and repeated in one process, medians.
 
     python -m scripts.bench.profile_loop --data-dir data                 # the step variants
     python -m scripts.bench.profile_loop --data-dir data --torch-profile # plus torch.profiler
 
   bare            x_float[idx]: resident float32 images normalised once (bench.py's bare)
   bare+select     the same with index_select instead of advanced indexing
-  loop.py         what fit() does per step: prepare(x_u8[idx]), the loss module, the window
+  loop.py         what the engine does per step: prepare(x_u8[idx]), the loss module, the window
   loop.py+select  the same with index_select for images and labels
 """
 

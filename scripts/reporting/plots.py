@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from lossbench.errors import is_number
 from lossbench.metrics import higher_is_better
 from lossbench.status import RunStatus
 from scripts.reporting import stats
@@ -43,8 +44,7 @@ def log_scale(values: pd.Series, ratio: float) -> bool:
 
 def numeric(table: pd.DataFrame, column: str) -> bool:
     values = table[column].dropna()
-    return len(values) > 1 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                   for v in values)
+    return len(values) > 1 and all(is_number(v) for v in values)
 
 
 def intervals(grouped: pd.core.groupby.SeriesGroupBy) -> pd.DataFrame:

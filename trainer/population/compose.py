@@ -68,6 +68,7 @@ class SharedCompositions:
                 run_mode=RunMode.RUN)
         config = copy.deepcopy(self.bases[groups])
         values = [o for o in parsed if not self._is_group(o)]
+        # Hydra has no public call that applies value overrides to a composed config.
         ConfigLoaderImpl._apply_overrides_to_config(values, config)
         _set_overrides(config, parsed)
         OmegaConf.copy_cache(from_config=master_config, to_config=config)

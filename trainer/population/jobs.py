@@ -5,8 +5,8 @@ and after the task function, split in two so that training can happen in between
 `write_hydra_files` puts down `.hydra/` once the member holds its run dir, as
 trainer/rundir/hydra_output.py does for a single run; `close_job` sets the return value and
 calls on_job_end once it has trained. `MemberLogs` keeps each member's log lines for its
-own `<job name>.log`, held until that file is the member's to write (the
-HeldFileHandler of configs/hydra/job_logging/lossbench.yaml does this for one job).
+own `<job name>.log` in a HeldFileHandler (configs/hydra/job_logging/lossbench.yaml's,
+for one job), held until that file is the member's to write.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from omegaconf._utils import get_omega_conf_dumper
 
 from lossbench import files
 from trainer.rundir import storage
-from trainer.rundir.hydra_output import DOT_HYDRA
+from trainer.rundir.hydra_output import DOT_HYDRA, FILES, HeldFileHandler
 
 
 def use(config: DictConfig) -> None:
@@ -77,10 +77,10 @@ def write_hydra_files(run_dir: Path, task_cfg: DictConfig, config: DictConfig) -
     hydra_node = OmegaConf.to_container(config.hydra, enum_to_str=True)
     hydra_node["output_subdir"] = DOT_HYDRA  # where the files are, as with Hydra's default
     out = run_dir / DOT_HYDRA
+    nodes = (task_cfg, {"hydra": hydra_node}, config.hydra.overrides.task)
     with storage.writing(out):
         out.mkdir(parents=True, exist_ok=True)
-        for name, content in (("config.yaml", task_cfg), ("hydra.yaml", {"hydra": hydra_node}),
-                              ("overrides.yaml", config.hydra.overrides.task)):
+        for name, content in zip(FILES, nodes, strict=True):
             files.write_text(out / name, to_yaml(content))
 
 
@@ -123,16 +123,14 @@ def to_yaml(content: Any) -> str:
 
 class MemberLogs(logging.Handler):
     """Stands in for the job log file handler: each record goes to the log file of the
-    member whose code is running (`to(filename)`), held until `open()` for that member."""
-
-    LIMIT = 10_000  # lines held per member at most, should `open()` never come
+    member whose code is running (`to(filename)`), a HeldFileHandler per member that holds
+    the lines until `open()` for that member."""
 
     def __init__(self, template: logging.FileHandler) -> None:
         super().__init__(template.level)
         self.setFormatter(template.formatter)
         self.encoding = template.encoding
-        self.files: dict[str, logging.FileHandler] = {}
-        self.held: dict[str, list[logging.LogRecord]] = {}
+        self.files: dict[str, HeldFileHandler] = {}
         self.current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             "member_log", default=None)
 
@@ -144,25 +142,23 @@ class MemberLogs(logging.Handler):
         finally:
             self.current.reset(token)
 
-    def open(self) -> None:
-        """The current member holds its run dir: its file opens, its held lines go there."""
-        filename = self.current.get()
-        if filename is None or filename in self.files:
-            return
-        handler = logging.FileHandler(filename, mode="a", encoding=self.encoding, delay=True)
-        handler.setFormatter(self.formatter)
-        self.files[filename] = handler
-        for record in self.held.pop(filename, []):
-            handler.emit(record)
-
-    def emit(self, record: logging.LogRecord) -> None:
+    def _file(self) -> HeldFileHandler | None:
         filename = self.current.get()
         if filename is None:
-            return
-        if filename in self.files:
-            self.files[filename].emit(record)
-        elif len(held := self.held.setdefault(filename, [])) < self.LIMIT:
-            held.append(record)
+            return None
+        if filename not in self.files:
+            self.files[filename] = HeldFileHandler(filename, encoding=self.encoding)
+            self.files[filename].setFormatter(self.formatter)
+        return self.files[filename]
+
+    def open(self) -> None:
+        """The current member holds its run dir: its file opens, its held lines go there."""
+        if (handler := self._file()) is not None:
+            handler.open()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if (handler := self._file()) is not None:
+            handler.emit(record)
 
     def close(self) -> None:
         for handler in self.files.values():

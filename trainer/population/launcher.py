@@ -5,9 +5,11 @@ work) and takes each through the single run's own steps: its run dir claimed, it
 `.hydra/` files and log, its checks and build (trainer/rundir/policy.py, trainer/run.py), so a
 refused, skipped or failed job is recorded as it would be alone. Runs that agree on
 everything but their per-member values (plan.py) and share their data arrays train as
-one population (engine.py); each member's end is recorded by trainer/rundir/policy.py as a
-single run's is. The others train one by one, through Hydra's run_job or trainer.run,
-and the launcher says which and why in one line.
+one population (trainer/engine/); each member's end is recorded by trainer/rundir/policy.py
+as a single run's is. The others train one by one (a population of one each, or Hydra's
+run_job for a job the launcher cannot set up), and the launcher says which and why in one
+line: torch.compile, or the CPU size rule. Runs with other data arrays or model shapes
+form populations of their own.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lossbench.contract import TaskData
 from lossbench.errors import UserError
-from trainer import objective
-from trainer.population import engine, jobs, optim, plan, stacked
+from trainer import objective, run, schemas
+from trainer.engine import loop, stacked
+from trainer.engine.member import SHARED, Member, same
+from trainer.population import jobs, plan
 from trainer.population.compose import SharedCompositions
 from trainer.rundir import policy
 from trainer.rundir.claim import Claim
@@ -49,7 +53,7 @@ class Entry:
     ret: JobReturn | None = None
     claim: Claim | None = None
     progress: policy.Progress | None = None
-    member: engine.Member | None = None
+    member: Member | None = None
     data_id: int = -1
     alone: str | None = None  # why it trains on its own, if it does
 
@@ -163,9 +167,7 @@ class PopulationLaunch:
     def _open(self, entry: Entry, router: jobs.MemberLogs | None, shared: list[TaskData],
               built: dict[str, TaskData]) -> None:
         """A job's run dir claimed, its files written, then the single run's checks and build
-        (trainer/rundir/policy.py's steps, in the order single_or_sweep takes them)."""
-        from trainer import run
-
+        (trainer/rundir/policy.py's steps, in the order policy.guarded takes them)."""
         jobs.use(entry.config)
         if entry.ret is None:
             entry.ret = jobs.open_job(self.hydra_context, self.task_function, entry.config)
@@ -174,6 +176,7 @@ class PopulationLaunch:
         logs = partial(router.to, filename) if router and filename else nullcontext
         with logs():
             try:
+                schemas.check_overrides(cfg, entry.config.hydra.overrides.task)
                 objective.check(cfg)
             except UserError as err:  # as train.py: the whole sweep stops, with one line
                 print(f"error: {err}", file=sys.stderr)
@@ -197,11 +200,9 @@ class PopulationLaunch:
             recorded = policy.note_outcome(run_dir, job, True)
             self._close(entry, value=objective.value(cfg, recorded))
             return
-        entry.member = engine.Member(job, logs=logs)  # takes its random streams now
+        entry.member = Member(job, logs=logs)  # takes its random streams now
         entry.data_id = _share(job, shared)
-        entry.alone = (stacked.unsupported(job.parts.model)
-                       or optim.unsupported(cfg.optim.name, job.parts.optimizer)
-                       or self._busy_cpu(job))
+        entry.alone = stacked.unsupported(job.parts.model) or self._busy_cpu(job)
 
     def _busy_cpu(self, job: Any) -> str | None:
         data = job.parts.data
@@ -219,31 +220,22 @@ class PopulationLaunch:
         max_members and a quarter of the free memory allow, of even sizes."""
         by_key: dict[tuple[int, int], list[Entry]] = defaultdict(list)
         for entry in entries:
-            state = entry.member.parts.state
+            state = entry.member.job.parts.state
             by_key[(entry.data_id, 0 if state is None else state["epoch"])].append(entry)
         groups = []
-        for same in by_key.values():
-            most = min(self.max_members, _fits_in_memory(same[0].member.parts))
-            n = -(-len(same) // most)
-            size = -(-len(same) // n)
-            groups += [same[i:i + size] for i in range(0, len(same), size)]
+        for alike in by_key.values():
+            most = min(self.max_members, _fits_in_memory(alike[0].member.job.parts))
+            n = -(-len(alike) // most)
+            size = -(-len(alike) // n)
+            groups += [alike[i:i + size] for i in range(0, len(alike), size)]
         return groups
 
     def _train(self, group: list[Entry]) -> None:
-        """Train a population (or one run alone), then record how each member ended."""
-        from trainer import run
-
-        if len(group) == 1:
-            member = group[0].member
-            with member.logs():
-                try:
-                    member.record = run.train(member.job)
-                except BaseException as err:
-                    member.error = err
-                    if not isinstance(err, KeyboardInterrupt):
-                        log.debug("member failed", exc_info=True)
-        else:
-            engine.train([e.member for e in group])  # re-raises an interrupt
+        """Train a population (or one run alone: a population of one), then record how
+        each member ended."""
+        members = [e.member for e in group]
+        with members[0].logs() if len(members) == 1 else nullcontext():
+            loop.train(members)  # re-raises an interrupt
         for entry in group:
             self._end(entry)
 
@@ -299,9 +291,9 @@ def _share(job: Any, shared: list[TaskData]) -> int:
     """Point the job at an equal copy of its shared data arrays already held; its index."""
     data = job.parts.data
     for i, other in enumerate(shared):
-        if all(engine.same(getattr(data, k), getattr(other, k)) for k in engine.SHARED):
+        if all(same(getattr(data, k), getattr(other, k)) for k in SHARED):
             job.parts.data = dataclasses.replace(
-                data, **{k: getattr(other, k) for k in engine.SHARED})
+                data, **{k: getattr(other, k) for k in SHARED})
             return i
     shared.append(data)
     return len(shared) - 1

@@ -3,8 +3,8 @@
 Jobs train together when everything but the per-member values below is the same: task
 and its data arrays, model and its sizes, batch size, epochs, device, precision,
 optimizer kind and its other settings. Anything the population engine does not
-implement (a key it does not know, torch.compile, fp16's gradient scaler) sends a job
-through the single-run path instead, with the reason.
+stack (a key it does not know, torch.compile's one model) sends a job through training
+alone (a population of one) instead, with the reason.
 """
 
 from __future__ import annotations
@@ -14,17 +14,19 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.population import optim
+from trainer import optimizers
 
 # Values members of one population may differ in, as dotted keys of the job's config.
 PER_MEMBER = ("seed", "loss", "optim.lr", "optim.weight_decay", "optim.momentum",
               "task.label_noise", "task.noise_type", "task.outlier_fraction", "task.data_seed",
-              "trainer.diagnostics", "trainer.progress_bar", "trainer.resume", "logger",
-              "objective")
+              "trainer.diagnostics", "trainer.progress_bar", "trainer.resume",
+              "trainer.gradient_clip_val", "scheduler", "logger", "objective")
 # Config keys the engine knows; a job with any other key set trains alone.
-KNOWN = {"seed", "task", "loss", "model", "optim", "trainer", "logger", "objective"}
+KNOWN = {"seed", "task", "loss", "model", "optim", "trainer", "logger", "objective",
+         "scheduler"}
 KNOWN_TRAINER = {"max_epochs", "device", "log_every_n_steps", "limit_train_batches",
-                 "progress_bar", "resume", "precision", "compile", "diagnostics"}
+                 "progress_bar", "resume", "precision", "compile", "diagnostics",
+                 "gradient_clip_val", "deterministic"}
 
 
 def _unset(value: Any) -> bool:
@@ -48,11 +50,9 @@ def alone_reason(config: DictConfig) -> str | None:
             return f"trainer.{key}={_short(value)} is not implemented by population training"
     if trainer.get("compile"):
         return "trainer.compile=true (torch.compile compiles one model)"
-    if str(trainer.get("precision")) == "16":
-        return "trainer.precision=16 (its gradient scaler skips steps run by run)"
     name = cfg.get("optim", {}).get("name")
-    if name not in optim.SUPPORTED:
-        return f"optim={name} is not one of {', '.join(optim.SUPPORTED)}"
+    if name not in optimizers.OPTIMIZERS:
+        return f"optim={name} is not one of {', '.join(optimizers.OPTIMIZERS)}"
     return None
 
 

@@ -25,7 +25,8 @@ log = logging.getLogger("lossbench")
 
 # What lossbench writes atomically in a run dir (lossbench.files: a hidden sibling
 # `.<name>.<random>`, then a rename); `scalars.csv` is logger=csv's default file.
-ATOMIC_FILES = (results.METRICS_FILE, str(checkpoint.CHECKPOINT), "scalars.csv",
+ATOMIC_FILES = (results.METRICS_FILE, str(checkpoint.CHECKPOINT), str(checkpoint.POPULATION),
+                "scalars.csv",
                 *(f"{DOT_HYDRA}/{name}" for name in hydra_output.FILES))
 
 
@@ -131,8 +132,8 @@ def _holds_work(run_dir: Path, record: dict[str, Any] | None) -> bool:
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
-    path = run_dir / checkpoint.CHECKPOINT
-    return path.exists() or path.is_symlink()
+    paths = (run_dir / checkpoint.CHECKPOINT, run_dir / checkpoint.POPULATION)
+    return any(path.exists() or path.is_symlink() for path in paths)
 
 
 def _hydra_hparams(run_dir: Path) -> dict[str, Any] | None:

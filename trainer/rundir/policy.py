@@ -6,7 +6,6 @@ that says so."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -72,42 +71,38 @@ class Progress:
         return self.record or {"status": str(status), "reason": reason}
 
 
-def single_or_sweep(run: Callable[[DictConfig, Path, Progress], Record]
-                    ) -> Callable[..., Record | None]:
-    """`run(cfg, run_dir, progress)` made into `run(cfg, run_dir, multirun=False)`.
+def guarded(cfg: DictConfig, run_dir: Path, multirun: bool,
+            body: Callable[[Progress], Record]) -> Record | None:
+    """`body(progress)` as a run: every way out recorded.
 
     First the run dir is claimed (trainer/rundir/claim.py): locked, and checked for what it
     holds. A dir that is busy or may not be written is refused with nothing written
     there: UserError in a single run; in a sweep the job returns None, counted as
     refused. A resume of a finished run returns its record. Then `.hydra/` and the log
-    are written and `run` goes. A UserError raises in a single run (recorded only once
+    are written and `body` goes. A UserError raises in a single run (recorded only once
     training has started: a full disk); in a sweep every exception is recorded
     (`skipped` for a pair that does not fit, `failed` otherwise) and the sweep goes
     on. Ctrl-C or SIGTERM records `interrupted`, during start-up too, and raises
     signals.Interrupted.
 
     The steps are `claim_run_dir`, `open_run_dir`, `record_every_exit` and
-    `note_outcome`; population training
-    (trainer/population/) goes through the same steps for each of its members.
+    `note_outcome`; the population launcher (trainer/population/) takes each of its
+    members through the same steps.
     """
-    @functools.wraps(run)
-    def wrapper(cfg: DictConfig, run_dir: Path, multirun: bool = False) -> Record | None:
-        claimed = claim_run_dir(cfg, run_dir, multirun)
-        if not isinstance(claimed, Claim):
-            return claimed
-        try:
-            progress = Progress(cfg, run_dir, claimed)
+    claimed = claim_run_dir(cfg, run_dir, multirun)
+    if not isinstance(claimed, Claim):
+        return claimed
+    try:
+        progress = Progress(cfg, run_dir, claimed)
 
-            def start_and_run() -> Record:
-                open_run_dir(cfg, run_dir, claimed)
-                return run(cfg, run_dir, progress)
+        def start_and_run() -> Record:
+            open_run_dir(cfg, run_dir, claimed)
+            return body(progress)
 
-            record = record_every_exit(start_and_run, cfg, run_dir, progress, multirun)
-            return note_outcome(run_dir, record, multirun)
-        finally:
-            claimed.release()
-
-    return wrapper
+        record = record_every_exit(start_and_run, cfg, run_dir, progress, multirun)
+        return note_outcome(run_dir, record, multirun)
+    finally:
+        claimed.release()
 
 
 def claim_run_dir(cfg: DictConfig, run_dir: Path, multirun: bool) -> Claim | Record | None:
@@ -157,8 +152,7 @@ def _hparams(cfg: DictConfig) -> Record | None:
 
 
 def record_every_exit(step: Callable[[], T], cfg: DictConfig, run_dir: Path,
-                      progress: Progress,
-             multirun: bool) -> T | Record:
+                      progress: Progress, multirun: bool) -> T | Record:
     """`step()`, with every way out recorded."""
     try:
         return step()

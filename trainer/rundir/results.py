@@ -10,6 +10,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench import files
+from lossbench.errors import is_number
 from lossbench.status import RunStatus
 from trainer import provenance
 from trainer.rundir import storage
@@ -127,7 +128,6 @@ def problems(record: object) -> str | None:
     if record["status"] not in STATUSES:
         return f"status {record['status']!r} is not one of {', '.join(STATUSES)}"
     for kind in ("final", "best"):
-        if not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-                   for v in record[kind].values()):
+        if not all(v is None or is_number(v) for v in record[kind].values()):
             return f"{kind} holds a value that is not a number"
     return None

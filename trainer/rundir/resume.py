@@ -11,6 +11,8 @@ from trainer.rundir.lock import Refused
 # Keys a resumed run may change: where it runs and how long, not what it computes.
 MAY_CHANGE = ("trainer.resume", "trainer.device", "trainer.progress_bar", "trainer.max_epochs",
               "logger.")
+# Keys added since a run may have been recorded, and the value its run had without them.
+ADDED = {"optim.amsgrad": False}
 
 
 def carry_over(record: dict[str, Any], state: dict[str, Any]) -> None:
@@ -24,6 +26,8 @@ def check_same_run(saved: dict[str, Any], now: dict[str, Any], run_dir: Path) ->
     """Continuing another config's checkpoint would mix two runs into one curve."""
     for key in sorted(set(saved) | set(now)):
         if key.startswith(MAY_CHANGE):
+            continue
+        if key not in saved and key in ADDED and now.get(key) == ADDED[key]:
             continue
         if saved.get(key) != now.get(key):
             raise Refused(

@@ -108,6 +108,8 @@ class SweepSummary(Callback):
         with contextlib.suppress(OSError):  # kept while another launch writes there
             folder.parent.rmdir()
         log.info(line)
+        log.info("report: python scripts/report.py %s", sweep_dir)
+        log.info("curves: tensorboard --logdir %s", sweep_dir)
         for error in errors:
             print(error, file=sys.stderr)
         if code:

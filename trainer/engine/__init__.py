@@ -1,0 +1,1 @@
+"""The one training engine: a single run is a population of one (loop.py)."""
