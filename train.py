@@ -67,10 +67,13 @@ def cli() -> None:
     re-raised with its full traceback.
     """
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if message := schemas.refuse_before_compose(sys.argv[1:]):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
     try:
         main()
     except Exception as err:
-        message = schemas.translate(err)
+        message = schemas.translate(err, sys.argv[1:])
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)

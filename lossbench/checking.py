@@ -123,7 +123,21 @@ def validate(cfg: DictConfig, options: Options, prefix: str = "") -> None:
         if key == "name" and where is not None and plain not in where[1]:
             raise UserError(f"{full}={plain!r} is not valid: {_name_rule(where)}.")
         if (allowed := problem(field, plain)) is not None:
-            raise UserError(f"{full}={plain!r} is not valid: {allowed}.")
+            raise UserError(f"{full}={_shown(full, plain)} is not valid: {allowed}.")
+
+
+def _shown(key: str, value: Any) -> str:
+    """A refused value as the user typed it, for numbers: YAML reads 1e-400 as 0.0, and
+    `optim.lr=0.0` would blame a value nobody wrote. Others as Python writes them."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            for override in HydraConfig.get().overrides.task:
+                name, _, text = str(override).lstrip("+").partition("=")
+                if name == key:
+                    return text
+    return repr(value)
 
 
 def _validate_several(node: DictConfig, options: Options, group: str) -> None:

@@ -11,6 +11,7 @@ composition, and `translate()` turns Hydra's refusals into the same one line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 import tasks
-from lossbench import checking
+from lossbench import checking, refusals
 from lossbench.metrics import direction
 from lossbench.schema import Number
 from trainer import losses, models, optimizers, schedulers, sinks
@@ -101,9 +102,16 @@ def check(cfg: DictConfig) -> None:
     check_objective(cfg)
 
 
-def translate(err: BaseException) -> str | None:
-    """The message for a config Hydra could not compose; None when the error is not the user's."""
-    return checking.translate(err, groups())
+def translate(err: BaseException, args: Sequence[str] = ()) -> str | None:
+    """The one line for a command line Hydra could not compose (`args`: its overrides, which
+    Hydra's messages do not always name); None when the error is not the user's."""
+    message = refusals.translate(err, args) or checking.translate(err, groups())
+    return None if message is None else " ".join(message.split())
+
+
+def refuse_before_compose(args: Sequence[str]) -> str | None:
+    """What Hydra would compose but the user cannot mean (a list for a one-option group)."""
+    return refusals.before_compose(args, [g for g in groups() if g not in SEVERAL])
 
 
 register()  # whoever composes configs/ has imported this module (trainer.assemble does)
