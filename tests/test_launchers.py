@@ -103,7 +103,7 @@ def test_slurm_launcher_submits_the_configured_resources(tmp_path, monkeypatch, 
     assert params["mem_gb"] == 4 and params["cpus_per_task"] == 4
     assert params["slurm_array_parallelism"] == 64 and params["name"] == "lossbench"
     assert sorted(statuses(sweep).items()) == [
-        ("0_loss=l1,task.n_test=128,task.n_train=256,task=regression,trainer.max_epochs=1", "ok"),
-        ("1_loss=mse,task.n_test=128,task.n_train=256,task=regression,trainer.max_epochs=1", "ok")]
+        ("0_loss=l1,task.n_test=128,task.n_train=256,task=regression", "ok"),
+        ("1_loss=mse,task.n_test=128,task.n_train=256,task=regression", "ok")]
     # Each job read its id from the Slurm environment, as submitit does on a cluster.
     assert job_ids(sweep) == ["42_0", "42_1"]

@@ -219,7 +219,7 @@ def wait_for_checkpoints(sweep: Path, runs: int, proc: subprocess.Popen) -> None
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         done = 0
-        for path in sweep.glob("*max_epochs=5*/metrics.json"):
+        for path in sweep.glob("*/metrics.json"):
             with contextlib.suppress(ValueError):
                 done += json.loads(path.read_text())["epochs_completed"] >= 1
         if done >= runs:

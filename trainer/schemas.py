@@ -26,6 +26,7 @@ from lossbench.schema import Number
 from trainer import losses, models, optimizers, schedulers, sinks
 from trainer.objective import ObjectiveConfig, default_metric
 from trainer.objective import check as check_objective
+from trainer.rundir import names
 from trainer.settings import TrainerConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -76,6 +77,7 @@ def register() -> None:
     ConfigStore. Runs when this module is imported, and again where a process may not have."""
     OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
     OmegaConf.register_new_resolver("main_metric", default_metric, replace=True)
+    names.register()  # the job_subdir of hydra.sweep.subdir
     store = ConfigStore.instance()
     if "schema" in store.repo:
         return  # stored already in this process (or handed over by a launcher)
