@@ -313,3 +313,20 @@ def test_a_data_dir_name_too_long_is_one_line(tmp_path):
     assert one_line(result) == (f"error: task.data_dir={str(data_dir)!r} is not valid: File name "
                                 "too long; set task.data_dir (or LOSSBENCH_DATA) to a folder.")
     no_run_left_running(tmp_path)
+
+
+def test_empty_lossbench_logs_is_unset(tmp_path):
+    """Issue 25 G: `LOSSBENCH_LOGS= python train.py` wrote to /runs/...; empty means unset."""
+    env = {**os.environ, "LOSSBENCH_LOGS": ""}
+    result = train_cli(*QUICK, "trainer.max_epochs=1", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    (record,) = (tmp_path / "logs" / "runs" / "regression-mse").glob("*/metrics.json")
+    assert json.loads(record.read_text())["status"] == "ok"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "data"), ("/elsewhere", "/elsewhere")])
+def test_empty_lossbench_data_is_unset(monkeypatch, value, expected):
+    from conftest import compose_cfg
+
+    monkeypatch.setenv("LOSSBENCH_DATA", value)
+    assert compose_cfg("task=mnist").task.data_dir == expected

@@ -11,6 +11,7 @@ composition, and `translate()` turns Hydra's refusals into the same one line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,12 +72,21 @@ def prefix(group: str, name: str) -> str:
     return f"{group}.{name}" if group in SEVERAL else group
 
 
+def env_or(name: str, default: str) -> str:
+    """`${env_or:LOSSBENCH_LOGS,logs}`: the variable's value, or `default` when it is unset
+    or empty. oc.env keeps an empty value, and `LOSSBENCH_LOGS= python train.py` then
+    wrote to /runs/... at the root of the file system."""
+    return os.environ.get(name) or default
+
+
 def register() -> None:
     """What Hydra must know before it composes configs/: the resolvers train.yaml's objective
-    uses (the task's main metric, and that metric's direction) and every schema, in its
-    ConfigStore. Runs when this module is imported, and again where a process may not have."""
+    uses (the task's main metric, and that metric's direction), env_or and job_subdir for
+    paths, and every schema, in its ConfigStore. Runs when this module is imported, and
+    again where a process may not have."""
     OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
     OmegaConf.register_new_resolver("main_metric", default_metric, replace=True)
+    OmegaConf.register_new_resolver("env_or", env_or, replace=True)
     names.register()  # the job_subdir of hydra.sweep.subdir
     store = ConfigStore.instance()
     if "schema" in store.repo:
