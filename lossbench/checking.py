@@ -173,7 +173,7 @@ def _allowed_at(node: Any, key: str, options: Options) -> str | None:
     return describe(fields_of(schema)[key])
 
 
-def _override(message: str) -> tuple[str, str] | None:
+def override_in(message: str) -> tuple[str, str] | None:
     """The key and value text of the override Hydra's message quotes."""
     found = re.search(r"(?:Error merging override|use) \+*([^=\s]+)=(.*)", message)
     return (found[1], found[2].strip()) if found else None
@@ -191,7 +191,7 @@ def translate(err: BaseException, options: Options) -> str | None:
     if not isinstance(err, ConfigCompositionException) or not isinstance(
             cause, OmegaConfBaseException):
         return str(err).strip()
-    said = _override(str(err))
+    said = override_in(str(err))
     full_key = re.sub(r"\[\d+\]$", "", cause.full_key or "")
     if said is None or not full_key:
         return " ".join(f"{err} {str(cause).splitlines()[0]}".split())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -134,4 +134,41 @@ def translate(err: BaseException, args: Sequence[str]) -> str | None:
         values = ", ".join(v for v in value.split(",") if v)
         return (f"{key}={value} is not valid in a single run: add -m to sweep over {values}; "
                 f"write a list as {key}=[{value}], a string as {key}='{value}'.")
+    return None
+
+
+def swept_key(key: str, value: str, args: Sequence[str],
+              schemas: Mapping[str, Mapping[str, type]]) -> str | None:
+    """A key refused while a sweep is composed, when its group is swept (`-m loss=huber,
+    smoothl1 loss.delta=0.5`): Hydra composes a sweep with the group's default first, so
+    its message would blame that default (`no such key in loss=mse`). This one names the
+    swept options instead. None when the key's group is not swept."""
+    from lossbench.schema import fields_of
+
+    if not any(a in ("-m", "--multirun") for a in args):
+        return None
+    group, _, leaf = key.partition(".")
+    if group not in schemas or not leaf or "." in leaf:
+        return None
+    for arg in _overrides(args):
+        try:
+            override = _parse(arg)
+        except Exception:
+            continue
+        if override.key_or_group != group or not override.is_sweep_override():
+            continue
+        swept = list(dict.fromkeys(override.sweep_string_iterator()))
+        known = [n for n in swept if n in schemas[group]]
+        has = [n for n in known if leaf in fields_of(schemas[group][n])]
+        lacks = [n for n in swept if n not in has]
+        if not has:
+            return (f"{key}={value} is not valid: no such key in any swept {group} "
+                    f"({group}={','.join(swept)}).")
+        if lacks:
+            return (f"{key}={value} is not valid for every swept {group}: {leaf} is a key of "
+                    f"{group}={','.join(has)}, not of {group}={','.join(lacks)}; sweep them "
+                    f"separately.")
+        return (f"{key}={value} is not valid beside a swept {group}: Hydra composes the sweep "
+                f"with the default {group} first; write it as a sweep of one value, "
+                f"{key}=choice({value}).")
     return None

@@ -299,6 +299,14 @@ COMMAND_LINES = [
     (["optim.lr=1e-400"], "optim.lr=1e-400 is not valid: a finite number > 0."),
     (["model.hidden_sizes=[]"], "model.hidden_sizes=[] is not valid: a non-empty list of "
      "integers >= 1."),
+    # Issue 25 H: a key of a swept group names the swept options, not the default (mse).
+    (["-m", "loss=huber,smoothl1", "loss.delta=0.5"], "loss.delta=0.5 is not valid for every "
+     "swept loss: delta is a key of loss=huber, not of loss=smoothl1; sweep them separately."),
+    (["-m", "loss=huber,huber", "loss.delta=0.5"], "loss.delta=0.5 is not valid beside a swept "
+     "loss: Hydra composes the sweep with the default loss first; write it as a sweep of one "
+     "value, loss.delta=choice(0.5)."),
+    (["-m", "loss=l1,mse", "loss.delta=0.5"], "loss.delta=0.5 is not valid: no such key in any "
+     "swept loss (loss=l1,mse)."),
 ]
 
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 import tasks
 from lossbench import checking, refusals
@@ -117,8 +118,17 @@ def check(cfg: DictConfig) -> None:
 def translate(err: BaseException, args: Sequence[str] = ()) -> str | None:
     """The one line for a command line Hydra could not compose (`args`: its overrides, which
     Hydra's messages do not always name); None when the error is not the user's."""
-    message = refusals.translate(err, args) or checking.translate(err, groups())
+    message = (refusals.translate(err, args) or _swept_key(err, args)
+               or checking.translate(err, groups()))
     return None if message is None else " ".join(message.split())
+
+
+def _swept_key(err: BaseException, args: Sequence[str]) -> str | None:
+    """An unknown key whose group the sweep varies: the swept options, not the default."""
+    said = checking.override_in(str(err))
+    if said is None or not isinstance(err.__cause__, (ConfigAttributeError, ConfigKeyError)):
+        return None
+    return refusals.swept_key(*said, args, groups())
 
 
 def refuse_before_compose(args: Sequence[str]) -> str | None:
