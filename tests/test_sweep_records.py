@@ -155,3 +155,17 @@ def test_job_folder_names_fit_and_old_names_are_found(tmp_path):
         "0_loss=l1,seed=1,trainer.max_epochs=3")
     assert names.older_name(tmp_path, 0, "0_loss=l1,seed=3") is None
     assert names.older_name(tmp_path, 1, "1_loss=l1,seed=1") is None
+
+
+@pytest.mark.slow
+def test_jobs_sharing_one_run_dir_are_told_so(tmp_path):
+    """hydra.sweep.subdir=same: the population launcher's second job was told the dir was in
+    use by its own process."""
+    sweep = tmp_path / "sweep"
+    result = train_cli("-m", *QUICK, "loss=l1,mse", "hydra/launcher=population",
+                       "hydra.sweep.subdir=same", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert (f"first reason: {sweep / 'same'} is the run dir of another job of this sweep; give "
+            "each job its own (hydra.sweep.subdir must differ") in line
+    assert results.read(sweep / "same")["status"] == "ok"

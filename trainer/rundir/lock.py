@@ -47,6 +47,10 @@ class RunDirLock:
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
+            if holder == f"process {os.getpid()}":  # another job of this very launch
+                raise InUse(f"{self.run_dir} is the run dir of another job of this sweep; "
+                            "give each job its own (hydra.sweep.subdir must differ between "
+                            "jobs, e.g. start with ${hydra.job.num}).") from None
             raise InUse(f"{self.run_dir} is in use by {holder}; wait for it or choose "
                         "another run dir.") from None
         self.fd = fd
