@@ -269,6 +269,16 @@ def test_launcher_keys_are_checked_before_any_run(tmp_path, launcher, setting, a
     assert not sweep.exists()  # nothing claimed, nothing created
 
 
+@pytest.mark.parametrize("setting", ["n_trials=0", "n_jobs=0"])
+def test_optuna_sweeper_counts_are_checked_before_any_run(tmp_path, setting):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    result = train_cli("hparams_search=lr", "loss=mse", *QUICK, f"hydra.sweeper.{setting}",
+                       f"hydra.sweep.dir={tmp_path}/sweep")
+    line = refused_in_one_line(result, tmp_path)
+    assert line == f"hydra.sweeper.{setting} is not valid: an integer >= 1."
+    assert not (tmp_path / "sweep").exists()
+
+
 @pytest.mark.parametrize("mode", ["-m", "run"])
 def test_hydra_job_chdir_is_refused(tmp_path, mode):
     """Issue 25 D: a job moved into its run dir wrote a second tree there and lost its note

@@ -1,13 +1,14 @@
 """What a launch is told about itself, checked before any run dir is claimed.
 
-Hydra types the submitit launchers' keys (the plugin's schema) but not their ranges,
-and the population launcher's keys not at all: `max_members=0` ended in a
-ZeroDivisionError with every run dir left `running`. The schemas below give each key
-of configs/hydra/launcher/*.yaml that lossbench relies on its type and range, in the
-format of every other key (lossbench/schema.py). `hydra.job.chdir=true` is refused
-here too: lossbench resolves run dirs, the sweep's ledger and relative paths
-(`task.data_dir`, `LOSSBENCH_LOGS`) from where the command started, so a job moved
-into its run dir would write a second tree inside it and lose its note to the sweep.
+Hydra types the submitit launchers' and Optuna sweeper's keys (the plugins' schemas) but
+not their ranges, and the population launcher's keys not at all: `max_members=0` ended
+in a ZeroDivisionError with every run dir left `running`. The schemas below give each
+key of configs/hydra/launcher/*.yaml and hparams_search=lr's sweeper that lossbench
+relies on its type and range, in the format of every other key (lossbench/schema.py).
+`hydra.job.chdir=true` is refused here too: lossbench resolves run dirs, the sweep's
+ledger and relative paths (`task.data_dir`, `LOSSBENCH_LOGS`) from where the command
+started, so a job moved into its run dir would write a second tree inside it and lose
+its note to the sweep.
 """
 
 from __future__ import annotations
@@ -48,11 +49,21 @@ class SubmititKeys:
     max_num_timeout: Annotated[int, Number(low=0)] = 3
 
 
-# hydra/launcher option -> the schema of its keys (others are the plugins' own business).
-SCHEMAS: dict[str, type] = {
-    "population": PopulationKeys,
-    "submitit_local": SubmititKeys,
-    "submitit_slurm": SubmititKeys,
+@dataclass
+class OptunaKeys:
+    """hparams_search=lr's sweeper (hydra-optuna-sweeper): n_trials=0 ended in Optuna's
+    "No trials are completed yet", n_jobs=0 in a ZeroDivisionError."""
+
+    n_trials: Annotated[int, Number(low=1)] = 16
+    n_jobs: Annotated[int, Number(low=1)] = 1
+
+
+# (group, option) -> the schema of the keys we set in configs/ (others are the plugins').
+SCHEMAS: dict[tuple[str, str], type] = {
+    ("launcher", "population"): PopulationKeys,
+    ("launcher", "submitit_local"): SubmititKeys,
+    ("launcher", "submitit_slurm"): SubmititKeys,
+    ("sweeper", "optuna"): OptunaKeys,
 }
 
 
@@ -66,25 +77,25 @@ def _typed(config: DictConfig, key: str, value: Any) -> str:
 
 
 def check(config: DictConfig, multirun: bool) -> None:
-    """UserError naming the first launcher key out of its type or range, or chdir=true."""
+    """UserError naming the first launcher or sweeper key out of its type or range, or
+    hydra.job.chdir=true."""
     if OmegaConf.select(config, "hydra.job.chdir", default=False) is True:
         raise UserError("hydra.job.chdir=true is not valid: lossbench writes each run dir "
                         "itself and reads relative paths from where you start it; leave "
                         "hydra.job.chdir=false.")
     if not multirun:
-        return  # a single run uses no launcher
-    choice = OmegaConf.select(config, "hydra.runtime.choices", default={}).get("hydra/launcher")
-    schema = SCHEMAS.get(str(choice))
-    if schema is None:
-        return
-    launcher = config.hydra.launcher
-    for key, field in fields_of(schema).items():
-        if key not in launcher:
+        return  # a single run uses no launcher or sweeper
+    choices = OmegaConf.select(config, "hydra.runtime.choices", default={})
+    for group in ("sweeper", "launcher"):
+        schema = SCHEMAS.get((group, str(choices.get(f"hydra/{group}"))))
+        if schema is None:
             continue
-        value = OmegaConf.to_container(launcher, resolve=False)[key]
-        if (allowed := problem(field, value)) is not None:
-            full = f"hydra.launcher.{key}"
-            raise UserError(f"{full}={_typed(config, full, value)} is not valid: {allowed}.")
+        node = OmegaConf.to_container(config.hydra[group], resolve=False)
+        for key, field in fields_of(schema).items():
+            if key in node and (allowed := problem(field, node[key])) is not None:
+                full = f"hydra.{group}.{key}"
+                raise UserError(f"{full}={_typed(config, full, node[key])} is not valid: "
+                                f"{allowed}.")
 
 
 class LaunchChecks(Callback):
