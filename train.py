@@ -78,10 +78,13 @@ def cli() -> None:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    if message := schemas.refuse_before_compose(sys.argv[1:]):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
     try:
         main()
     except Exception as err:
-        message = schemas.translate(err)
+        message = schemas.translate(err, sys.argv[1:])
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)

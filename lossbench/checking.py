@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,15 +72,6 @@ def declared_keys(node: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def _swept_options(group: str) -> list[str]:
-    """The options a sweep on the command line gives `group` (loss=huber,smoothl1)."""
-    for arg in sys.argv[1:]:
-        name, _, value = arg.partition("=")
-        if name.lstrip("+") == group and "," in value and not value.startswith("["):
-            return [v.strip() for v in value.split(",") if v.strip()]
-    return []
-
-
 def unknown_key(key: str, value: str, node: Any, options: Options) -> str:
     """The line for a key no schema declares, with the closest declared key when one is close."""
     parent, _, leaf = key.rpartition(".")
@@ -96,16 +86,6 @@ def unknown_key(key: str, value: str, node: Any, options: Options) -> str:
     here = f" in {where[0]}={chosen}" if where else ""
     elsewhere = [n for n, cls in options[where[0]].items() if leaf in fields_of(cls)
                  ] if where else []
-    swept = _swept_options(where[0]) if where else []
-    if swept:  # the group is swept: the default named above is not what the user chose
-        have = [n for n in swept if n in elsewhere]
-        lack = [n for n in swept if n not in elsewhere]
-        if lack:
-            has = f"{', '.join(have)} {'has' if len(have) == 1 else 'have'} {leaf}, " if have \
-                else ""
-            return (f"{key}={value} is not valid for every swept {where[0]}: {has}"
-                    f"{', '.join(lack)} {'has' if len(lack) == 1 else 'have'} no key {leaf}; "
-                    f"sweep {key} separately with the {where[0]}(s) that have it.")
     if elsewhere:  # the key exists, in another option of the group: say which
         hint = f"{leaf} is a key of {', '.join(f'{where[0]}={n}' for n in elsewhere)}."
     elif close:
@@ -144,7 +124,21 @@ def validate(cfg: DictConfig, options: Options, prefix: str = "") -> None:
         if key == "name" and where is not None and plain not in where[1]:
             raise UserError(f"{full}={plain!r} is not valid: {_name_rule(where)}.")
         if (allowed := problem(field, plain)) is not None:
-            raise UserError(f"{full}={plain!r} is not valid: {allowed}.")
+            raise UserError(f"{full}={_shown(full, plain)} is not valid: {allowed}.")
+
+
+def _shown(key: str, value: Any) -> str:
+    """A refused value as the user typed it, for numbers: YAML reads 1e-400 as 0.0, and
+    `optim.lr=0.0` would blame a value nobody wrote. Others as Python writes them."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            for override in HydraConfig.get().overrides.task:
+                name, _, text = str(override).lstrip("+").partition("=")
+                if name == key:
+                    return text
+    return repr(value)
 
 
 def _validate_several(node: DictConfig, options: Options, group: str) -> None:
@@ -180,7 +174,7 @@ def _allowed_at(node: Any, key: str, options: Options) -> str | None:
     return describe(fields_of(schema)[key])
 
 
-def _override(message: str) -> tuple[str, str] | None:
+def override_in(message: str) -> tuple[str, str] | None:
     """The key and value text of the override Hydra's message quotes."""
     found = re.search(r"(?:Error merging override|use) \+*([^=\s]+)=(.*)", message)
     return (found[1], found[2].strip()) if found else None
@@ -192,35 +186,13 @@ def translate(err: BaseException, options: Options) -> str | None:
     Type errors and unknown keys become the one line; Hydra's own messages
     (an unknown group option lists the options) are kept as they are.
     """
-    if isinstance(err, ValueError) and str(err).startswith("Config group override must be"):
-        nulls = [a.partition("=")[0] for a in sys.argv[1:]
-                 if a.endswith("=null") and "." not in a.partition("=")[0]]
-        group = nulls[0] if nulls else "a config group"
-        return (f"{group}=null is not valid: a config group takes the name of one of its "
-                "options; drop the override to keep the default.")
     if not isinstance(err, HydraException):
         return None
-    text = str(err)
-    if text.startswith("Ambiguous value for argument"):
-        given = text.split("'")[1] if text.count("'") >= 2 else "the override"
-        return (f"{given} holds several values: to sweep them add -m (python train.py -m "
-                f"{given}); to pass the text as one value, quote it.")
-    if "is not a subclass of" in text and "Merge error" in text:
-        given = next((a for a in sys.argv[1:] if "=[" in a), "a config group override")
-        return (f"{given} is not valid: a config group takes one option; to run several, "
-                "sweep them with -m and a comma (loss=l1,mse).")
     cause = err.__cause__
     if not isinstance(err, ConfigCompositionException) or not isinstance(
             cause, OmegaConfBaseException):
-        # Hydra's own messages, such as an unknown option with the list of options, or the
-        # grammar's (an override it cannot parse), kept but on one line.
-        if getattr(err, "override", None) is not None:  # OverrideParseException
-            url = next((w for w in text.split() if w.startswith("https://")), "")
-            return (f"{err.override} cannot be read by Hydra's override grammar; quote the "
-                    f"value, as in key='value' ({url}).")
-        text = text.partition("Config search path:")[0]  # where Hydra looked: not the point
-        return " ".join(line.strip() for line in text.splitlines() if line.strip())
-    said = _override(str(err))
+        return str(err).strip()
+    said = override_in(str(err))
     full_key = re.sub(r"\[\d+\]$", "", cause.full_key or "")
     if said is None or not full_key:
         return " ".join(f"{err} {str(cause).splitlines()[0]}".split())

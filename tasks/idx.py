@@ -120,6 +120,13 @@ def load(dataset: str, data_dir: str, download: bool, fallback: Fallback = None)
     (called only when files are missing: finding Debian's costs a `dpkg` call).
     """
     root = Path(data_dir).expanduser()
+    try:  # a name too long, a file on the way, a link loop: said as a value, not a traceback
+        root.stat()
+    except FileNotFoundError:
+        pass  # created by the download, or reported as missing files below
+    except OSError as err:
+        raise UserError(f"task.data_dir={data_dir!r} is not valid: {err.strerror}; set "
+                        "task.data_dir (or LOSSBENCH_DATA) to a folder.") from None
     if root.exists() and not root.is_dir():
         raise UserError(f"task.data_dir={data_dir!r} is not a directory.")
     if root.is_dir() and not os.access(root, os.R_OK | os.X_OK):

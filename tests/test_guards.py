@@ -262,3 +262,71 @@ def test_report_skips_records_with_wrong_typed_fields(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "1 run: 1 ok." in out
     assert err.count("warning: skipped") == 6 and "Traceback" not in err
+
+
+def no_run_left_running(root: Path) -> None:
+    assert not [p for p in root.rglob("metrics.json") if '"running"' in p.read_text()]
+
+
+# Issue 25 C: any OSError making the run or sweep dir is one line naming the path and the
+# setting that chose it. `{f}` is an existing file.
+PLACES = [
+    ("{f}", "File exists; a file of that name is in the way; set {key} to a folder, or move "
+     "the file."),
+    ("{f}/sub", "Not a directory; a part of the path is a file, not a folder; set {key} to a "
+     "folder path."),
+    ("/proc/x", "No such file or directory; its parent cannot hold new folders; set {key} to a "
+     "place you can create."),
+    ("{tmp}/" + "x" * 300, "File name too long; a name in it is longer than the file system "
+     "allows; shorten {key}."),
+]
+
+
+@pytest.mark.parametrize("mode", ["run", "basic", "population"])
+@pytest.mark.parametrize(("place", "why"), PLACES, ids=["file", "file/sub", "/proc", "long"])
+def test_a_run_or_sweep_dir_that_cannot_be_made_is_one_line(tmp_path, mode, place, why):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    path = place.format(f=afile, tmp=tmp_path)
+    key = "hydra.run.dir" if mode == "run" else "hydra.sweep.dir"
+    args = [] if mode == "run" else ["-m", f"hydra/launcher={mode}"]
+    result = train_cli(*args, *QUICK, "trainer.max_epochs=1", f"{key}={path}")
+    assert one_line(result) == f"error: cannot write {path}: {why.format(key=key)}"
+    no_run_left_running(tmp_path)
+
+
+@pytest.mark.parametrize("logs", ["{f}", "/proc/nope"])
+def test_lossbench_logs_that_cannot_hold_runs_is_one_line(tmp_path, logs):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    env = {**os.environ, "LOSSBENCH_LOGS": logs.format(f=afile)}
+    line = one_line(train_cli(*QUICK, "trainer.max_epochs=1", env=env))
+    assert line.startswith(f"error: cannot write {logs.format(f=afile)}/runs/regression-mse/")
+    assert "set LOSSBENCH_LOGS (which hydra.run.dir is under) to " in line
+    no_run_left_running(tmp_path)
+
+
+def test_a_data_dir_name_too_long_is_one_line(tmp_path):
+    data_dir = tmp_path / ("x" * 300)
+    result = train_cli("task=mnist", "loss=ce", "trainer.device=cpu", f"task.data_dir={data_dir}",
+                       "trainer.max_epochs=1", f"hydra.run.dir={tmp_path / 'run'}")
+    assert one_line(result) == (f"error: task.data_dir={str(data_dir)!r} is not valid: File name "
+                                "too long; set task.data_dir (or LOSSBENCH_DATA) to a folder.")
+    no_run_left_running(tmp_path)
+
+
+def test_empty_lossbench_logs_is_unset(tmp_path):
+    """Issue 25 G: `LOSSBENCH_LOGS= python train.py` wrote to /runs/...; empty means unset."""
+    env = {**os.environ, "LOSSBENCH_LOGS": ""}
+    result = train_cli(*QUICK, "trainer.max_epochs=1", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    (record,) = (tmp_path / "logs" / "runs" / "regression-mse").glob("*/metrics.json")
+    assert json.loads(record.read_text())["status"] == "ok"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "data"), ("/elsewhere", "/elsewhere")])
+def test_empty_lossbench_data_is_unset(monkeypatch, value, expected):
+    from conftest import compose_cfg
+
+    monkeypatch.setenv("LOSSBENCH_DATA", value)
+    assert compose_cfg("task=mnist").task.data_dir == expected

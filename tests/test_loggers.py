@@ -117,3 +117,56 @@ def test_an_unknown_sink_is_one_clear_error(tmp_path, name):
 
     with pytest.raises(UserError, match=r"logger='bogus' is not valid: any of tensorboard, csv"):
         RunLogger(tmp_path, {"wall_s": 0.0}, {name: {}})
+
+
+def interrupt_after_epoch_1(monkeypatch) -> None:
+    """Ctrl-C once epoch 1 is committed, as a user would press it during epoch 2."""
+    from trainer.logger import RunLogger
+
+    commit = RunLogger.commit
+
+    def commit_then_stop(self) -> None:
+        commit(self)
+        if self.record["epochs_completed"] == 1:
+            raise KeyboardInterrupt("SIGINT")
+
+    monkeypatch.setattr(RunLogger, "commit", commit_then_stop)
+
+
+def test_the_report_merges_every_sink_a_resumed_run_wrote(make_cfg, tmp_path, monkeypatch):
+    """Issue 25 F: epoch 1 in the event files, epochs 2-3 in scalars.csv after a resume that
+    switched the logger; the curve has all three epochs, each from the sink that logged it."""
+    interrupt_after_epoch_1(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run(make_cfg("loss=l1", "trainer.max_epochs=3"), tmp_path / "run")
+    monkeypatch.undo()
+    record = run(make_cfg("loss=l1", "trainer.max_epochs=3", "logger=csv",
+                          "trainer.resume=true"), tmp_path / "run")
+    assert record["status"] == "ok"
+    assert {float(r["value"]) for r in csv_rows(tmp_path / "run") if r["tag"] == "epoch"} == {
+        2.0, 3.0}
+    curves = report_runs.load(tmp_path).curves
+    mse = curves[curves.tag == "test/mse"].sort_values("epoch")
+    assert list(mse.epoch) == [1, 2, 3]
+    assert list(mse.value) == pytest.approx([h["test/mse"] for h in record["history"]],
+                                            rel=1e-6)
+
+
+def hparams_sessions(run_dir: Path) -> int:
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    return sum(value.tag == "_hparams_/session_start_info"
+               for path in run_dir.glob("events.out.tfevents.*")
+               for event in EventFileLoader(str(path)).Load()
+               for value in event.summary.value)
+
+
+def test_hparams_are_written_once_after_an_interrupt_and_resume(make_cfg, tmp_path,
+                                                               monkeypatch):
+    interrupt_after_epoch_1(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        run(make_cfg("loss=l1", "trainer.max_epochs=2"), tmp_path / "run")
+    monkeypatch.undo()
+    assert hparams_sessions(tmp_path / "run") == 0  # not over yet: resumable
+    run(make_cfg("loss=l1", "trainer.max_epochs=2", "trainer.resume=true"), tmp_path / "run")
+    assert hparams_sessions(tmp_path / "run") == 1

@@ -218,7 +218,7 @@ def wait_for_checkpoints(sweep: Path, runs: int, proc: subprocess.Popen) -> None
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         done = 0
-        for path in sweep.glob("*max_epochs=5*/metrics.json"):
+        for path in sweep.glob("*/metrics.json"):
             with contextlib.suppress(ValueError):
                 done += json.loads(path.read_text())["epochs_completed"] >= 1
         if done >= runs:
@@ -331,3 +331,19 @@ def test_the_launcher_config_composes():
     assert launcher._target_ == "hydra_plugins.lossbench.population_launcher.PopulationLauncher"
     assert launcher.max_members >= 12
     assert yaml.safe_load((CONFIGS / "hydra" / "launcher" / "population.yaml").read_text())
+
+
+def test_population_lines_stay_short():
+    """Issue 25: seed=range(200) logged 200 sizes in one line; a scheduler's reason to train
+    alone was its raw keys, cut mid-interpolation."""
+    from trainer.population import launcher, plan
+
+    assert launcher._sizes([[0]] * 200) == "200 populations of 1"
+    assert launcher._sizes([[0] * 64] * 3 + [[0] * 8]) == "3 populations of 64 and 1 of 8"
+    assert launcher._ids(list(range(200))) == "#0-#199 (200 jobs)"
+    assert launcher._ids([0, 2]) == "#0, #2"
+    config = OmegaConf.create({"seed": 0, "optim": {"name": "adam"}, "trainer": {},
+                               "scheduler": {"name": "cosine",
+                                             "T_max": "${trainer.max_epochs}"}})
+    assert plan.alone_reason(config) == ("scheduler=cosine is not implemented by population "
+                                         "training")

@@ -199,3 +199,37 @@ def test_diagnostics_sweep_gets_the_corrupted_share_plot_and_column(tmp_path, ca
     shares = {r[0]: float(r[column]) for r in table_rows(out, "regression: test/mse")}
     # L1 gives every sample the same pull: outliers get their share of the batch, MSE more.
     assert shares["l1"] == pytest.approx(0.3, abs=0.03) and shares["mse"] > 0.5
+
+
+@pytest.mark.parametrize(("target", "why"), [
+    ("test/nope=0.5", "test/nope is not a metric runs log; one of test/accuracy, "),
+    ("test/accuracy=nan", "the target must be a finite number."),
+    ("test/mse=inf", "the target must be a finite number."),
+    ("test/mse", "is not METRIC=NUMBER"),
+])
+def test_a_target_no_run_can_meet_is_one_line_exit_2(tmp_path, target, why):
+    """Issue 25: --target test/nope=0.5 and =nan were accepted and matched nothing."""
+    write_run(tmp_path / "run")
+    result = report(str(tmp_path), "--target", target)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: --target {target}") and why in line, line
+    assert not (tmp_path / "report").exists()
+
+
+def test_only_corrupt_records_say_so(tmp_path, capsys):
+    for name, text in (("torn", "{not json"), ("list", "[]")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(text)
+    code, _, err = report_here(capsys, str(tmp_path))
+    assert code == (f"error: no runs under {tmp_path}: its 2 metrics.json file(s) are all "
+                    "corrupt or not lossbench records (warnings above).")
+    assert err.count("warning: skipped") == 2
+
+
+def test_a_running_record_without_a_reason_lists_no_nan(tmp_path, capsys):
+    write_run(tmp_path / "ok")
+    write_run(tmp_path / "busy", seed=1, status="running", final={}, best={})
+    code, out, err = report_here(capsys, str(tmp_path))
+    assert code == 0, err
+    assert "- `busy`: running\n" in out and "nan" not in out.split("running", 1)[1][:5]

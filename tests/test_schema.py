@@ -125,7 +125,10 @@ def test_every_option_composes_to_its_schema_with_every_key_set(group, name):
 ISSUE = [
     (["seed=100000000000000000000", "task.data_seed=0"], "seed=100000000000000000000 is not "
      "valid: an integer from 0 to 4294967295"),
-    (["model.hidden_sizes=5"], "model.hidden_sizes=5 is not valid: a list of integers >= 1"),
+    (["model.hidden_sizes=5"], "model.hidden_sizes=5 is not valid: a non-empty list of "
+     "integers >= 1"),
+    (["model.hidden_sizes=[]"], "model.hidden_sizes=[] is not valid: a non-empty list of "
+     "integers >= 1"),
     (["model.hidden_sizes=[100000000000]"], "model.hidden_sizes=[100000000000] is not valid: "
      "model=mlp on inputs of shape (20,) would need about"),
     (["task=digits", "model=cnn", "model.channels=[32]"], "model.channels=[32] is not valid: "
@@ -198,8 +201,8 @@ def test_a_batch_whose_activations_cannot_fit_names_the_batch_size(make_cfg, tmp
         "model.hidden_sizes=[10000000] is not valid")
 
 
-def test_an_unknown_group_option_keeps_hydras_list_of_options():
-    with pytest.raises(UserError, match=r"Could not find 'optim/nope'[\s\S]*adamw"):
+def test_an_unknown_group_option_lists_the_options_in_one_line():
+    with pytest.raises(UserError, match=r"^optim=nope is not valid: one of adam, adamw, sgd\.$"):
         compose_cfg("optim=nope")
 
 
@@ -226,3 +229,100 @@ def test_train_py_exits_2_with_one_line(tmp_path, args):
         return
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("error: ") and "is not valid" in lines[0]
+
+
+def refused_in_one_line(result, tmp_path) -> str:
+    """Exit 2, one `error:` line on stderr, no traceback, and no run left `running`."""
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert not [p for p in tmp_path.rglob("metrics.json") if '"running"' in p.read_text()]
+    return lines[0].removeprefix("error: ")
+
+
+# Issue 25 A: the launchers' own keys, typed and in range before any run dir is claimed.
+LAUNCHER_KEYS = [
+    ("population", "max_members=0", "an integer >= 1"),
+    ("population", "max_members=-1", "an integer >= 1"),
+    ("population", "max_members=abc", "an integer >= 1"),
+    ("population", "max_members=null", "an integer >= 1"),
+    ("population", "max_members=1.5", "an integer >= 1"),
+    ("population", "max_members=true", "an integer >= 1"),
+    ("population", "cpu_max_macs=abc", "an integer >= 0"),
+    ("population", "cpu_max_macs=-5", "an integer >= 0"),
+    ("submitit_local", "cpus_per_task=0", "an integer >= 1, or null"),
+    ("submitit_local", "timeout_min=-1", "an integer >= 1"),
+    ("submitit_slurm", "array_parallelism=0", "an integer >= 1"),
+    ("submitit_slurm", "mem_gb=0", "an integer >= 1, or null"),
+]
+
+
+@pytest.mark.parametrize(("launcher", "setting", "allowed"), LAUNCHER_KEYS,
+                         ids=[f"{a} {b}" for a, b, _ in LAUNCHER_KEYS])
+def test_launcher_keys_are_checked_before_any_run(tmp_path, launcher, setting, allowed):
+    sweep = tmp_path / "sweep"
+    result = train_cli("-m", "loss=l1,mse", "seed=0", *QUICK, f"hydra/launcher={launcher}",
+                       f"hydra.launcher.{setting}", f"hydra.sweep.dir={sweep}")
+    line = refused_in_one_line(result, tmp_path)
+    assert line == f"hydra.launcher.{setting} is not valid: {allowed}."
+    assert not sweep.exists()  # nothing claimed, nothing created
+
+
+@pytest.mark.parametrize("setting", ["n_trials=0", "n_jobs=0"])
+def test_optuna_sweeper_counts_are_checked_before_any_run(tmp_path, setting):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    result = train_cli("hparams_search=lr", "loss=mse", *QUICK, f"hydra.sweeper.{setting}",
+                       f"hydra.sweep.dir={tmp_path}/sweep")
+    line = refused_in_one_line(result, tmp_path)
+    assert line == f"hydra.sweeper.{setting} is not valid: an integer >= 1."
+    assert not (tmp_path / "sweep").exists()
+
+
+@pytest.mark.parametrize("mode", ["-m", "run"])
+def test_hydra_job_chdir_is_refused(tmp_path, mode):
+    """Issue 25 D: a job moved into its run dir wrote a second tree there and lost its note
+    to the sweep's closing line; refused in one line instead."""
+    args = ["-m"] if mode == "-m" else []
+    result = train_cli(*args, "loss=l1", *QUICK, "hydra.job.chdir=true",
+                       f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep")
+    assert refused_in_one_line(result, tmp_path).startswith("hydra.job.chdir=true is not valid")
+    assert not list(tmp_path.iterdir())
+
+
+# Issue 25 B and the lesser cases: Hydra's own refusals of a command line, in one line.
+COMMAND_LINES = [
+    (["loss=null"], "loss=null is not valid: one of barron, bce, "),
+    (["task=null"], "task=null is not valid: one of digits, fashion_mnist, mnist, "),
+    (["model=null"], "model=null is not valid: one of cnn, linear, mlp, toy_cnn "),
+    (["hydra/launcher=null"], "hydra/launcher=null is not valid: one of basic, joblib, "
+     "population, submitit_local, submitit_slurm "),
+    (["optim=nope"], "optim=nope is not valid: one of adam, adamw, sgd."),
+    (["hydra/launcher=nope"], "hydra/launcher=nope is not valid: one of basic, joblib"),
+    (["loss=[l1,mse]"], "loss=[l1,mse] is not valid: one loss per run; to train several, "
+     "sweep them with -m loss=l1,mse."),
+    (["task=[regression,digits]"], "task=[regression,digits] is not valid: one task per run"),
+    (["-m", "loss=[l1,mse]"], "loss=[l1,mse] is not valid: one loss per run"),
+    (["seed=é"], "seed=é cannot be read as an override (token recognition error at: 'é')"),
+    (["task=regression,digits"], "task=regression,digits is not valid in a single run: add -m "
+     "to sweep over regression, digits"),
+    (["optim.lr=1e-400"], "optim.lr=1e-400 is not valid: a finite number > 0."),
+    (["model.hidden_sizes=[]"], "model.hidden_sizes=[] is not valid: a non-empty list of "
+     "integers >= 1."),
+    # Issue 25 H: a key of a swept group names the swept options, not the default (mse).
+    (["-m", "loss=huber,smoothl1", "loss.delta=0.5"], "loss.delta=0.5 is not valid for every "
+     "swept loss: delta is a key of loss=huber, not of loss=smoothl1; sweep them separately."),
+    (["-m", "loss=huber,huber", "loss.delta=0.5"], "loss.delta=0.5 is not valid beside a swept "
+     "loss: Hydra composes the sweep with the default loss first; write it as a sweep of one "
+     "value, loss.delta=choice(0.5)."),
+    (["-m", "loss=l1,mse", "loss.delta=0.5"], "loss.delta=0.5 is not valid: no such key in any "
+     "swept loss (loss=l1,mse)."),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), COMMAND_LINES, ids=[" ".join(a) for a, _ in
+                                                                   COMMAND_LINES])
+def test_hydras_refusals_are_one_line(tmp_path, args, expected):
+    result = train_cli(*args, *QUICK, f"hydra.run.dir={tmp_path}/run",
+                       f"hydra.sweep.dir={tmp_path}/sweep")
+    assert refused_in_one_line(result, tmp_path).startswith(expected)

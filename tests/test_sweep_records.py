@@ -8,13 +8,16 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, TINY_REGRESSION, train_cli
 
-from trainer.rundir import results
+from trainer.rundir import names, results
 from trainer.rundir.sweep import FINISHED_BEFORE, REFUSED, closing
 
 QUICK = ["task=regression", "trainer.max_epochs=1", "trainer.device=cpu",
          "trainer.progress_bar=false", *TINY_REGRESSION]
+
+UNTIMED = [o for o in QUICK if not o.startswith("trainer.max_epochs=")]
 
 
 def closing_line(result: subprocess.CompletedProcess) -> str:
@@ -103,3 +106,66 @@ def test_every_job_notes_its_outcome_even_when_refused(tmp_path):
     again = train_cli("-m", *QUICK, "loss=l1", f"hydra.sweep.dir={sweep}")
     assert again.returncode == 2 and "1 refused" in closing_line(again)
     assert results.read(run_dir)["loss"] == "edited"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "population"])
+def test_a_resume_raising_max_epochs_extends_the_same_run(tmp_path, launcher):
+    """Issue 25 E: trainer.max_epochs is not part of a job's folder name, so the resume finds
+    the run, and an `ok` run continues from its checkpoint instead of a new one from epoch 1."""
+    sweep = tmp_path / "sweep"
+    base = ["-m", *UNTIMED, "loss=l1", f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep}"]
+    first = train_cli(*base, "trainer.max_epochs=1")
+    assert first.returncode == 0, first.stderr
+    (run_dir,) = run_dirs(sweep)
+    assert "max_epochs" not in run_dir.name
+    resumed = train_cli(*base, "trainer.max_epochs=2", "trainer.resume=true")
+    assert resumed.returncode == 0, resumed.stderr
+    assert closing_line(resumed).endswith("1 job(s) this launch: 1 ok")
+    assert run_dirs(sweep) == [run_dir]
+    record = results.read(run_dir)
+    assert record["status"] == "ok" and record["epochs_completed"] == 2
+    assert [h["epoch"] for h in record["history"]] == [1, 2]
+
+
+@pytest.mark.slow
+def test_a_resume_finds_a_folder_named_with_max_epochs(tmp_path):
+    """Sweeps from before keep trainer.max_epochs=<n> in their folders' names."""
+    sweep = tmp_path / "sweep"
+    base = ["-m", *UNTIMED, "loss=l1", f"hydra.sweep.dir={sweep}"]
+    assert train_cli(*base, "trainer.max_epochs=1").returncode == 0
+    (run_dir,) = run_dirs(sweep)
+    old = run_dir.with_name(f"{run_dir.name},trainer.max_epochs=1")
+    run_dir.rename(old)
+    resumed = train_cli(*base, "trainer.max_epochs=2", "trainer.resume=true")
+    assert resumed.returncode == 0, resumed.stderr
+    assert run_dirs(sweep) == [old]
+    assert results.read(old)["epochs_completed"] == 2
+
+
+def test_job_folder_names_fit_and_old_names_are_found(tmp_path):
+    long = "0_" + ",".join(f"model.hidden_sizes=[{'8,' * 60}8]" for _ in range(2))
+    fitted = names.fitted(long)
+    assert len(fitted.encode()) <= names.LONGEST and fitted.startswith("0_model.hidden_sizes=[8")
+    assert names.fitted(long) == fitted and names.fitted(long + "9") != fitted
+    assert names.fitted("0_loss=l1") == "0_loss=l1"
+    (tmp_path / "0_loss=l1,seed=1,trainer.max_epochs=3").mkdir()
+    (tmp_path / "0_loss=l1,seed=2,trainer.max_epochs=3").mkdir()
+    assert names.older_name(tmp_path, 0, "0_loss=l1,seed=1") == (
+        "0_loss=l1,seed=1,trainer.max_epochs=3")
+    assert names.older_name(tmp_path, 0, "0_loss=l1,seed=3") is None
+    assert names.older_name(tmp_path, 1, "1_loss=l1,seed=1") is None
+
+
+@pytest.mark.slow
+def test_jobs_sharing_one_run_dir_are_told_so(tmp_path):
+    """hydra.sweep.subdir=same: the population launcher's second job was told the dir was in
+    use by its own process."""
+    sweep = tmp_path / "sweep"
+    result = train_cli("-m", *QUICK, "loss=l1,mse", "hydra/launcher=population",
+                       "hydra.sweep.subdir=same", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert (f"first reason: {sweep / 'same'} is the run dir of another job of this sweep; give "
+            "each job its own (hydra.sweep.subdir must differ") in line
+    assert results.read(sweep / "same")["status"] == "ok"

@@ -10,7 +10,7 @@ from typing import Any
 
 from lossbench.errors import require
 from lossbench.metrics import higher_is_better
-from lossbench.status import RunStatus
+from lossbench.status import FINISHED, RunStatus
 from trainer import provenance
 from trainer.rundir import results
 from trainer.sinks import SINKS
@@ -92,8 +92,14 @@ class RunLogger:
 
     def finish(self, status: RunStatus, reason: str | None) -> dict[str, Any]:
         self.record.update(status=str(status), reason=reason, wall_s=self.wall_s())
+        # HParams once, when the run has ended for good: an interrupted or failed run is
+        # resumed later, and each session's HParams would show it twice in TensorBoard.
+        done = str(status) in FINISHED
         for sink in self.sinks:
-            sink.close(self.record["hparams"], list(self.record["final"]))
+            if done:
+                sink.close(self.record["hparams"], list(self.record["final"]))
+            else:
+                sink.close()
         results.write(self.run_dir, self.record)
         return self.record
 

@@ -28,10 +28,11 @@ class LinearConfig:
 
 @dataclass
 class MLPConfig:
-    """configs/model/mlp.yaml: one Linear + ReLU per hidden size; none is a linear model."""
+    """configs/model/mlp.yaml: one Linear + ReLU per hidden size, at least one."""
 
     name: str = MISSING
-    hidden_sizes: Annotated[list[int], Items(Number(low=1, size=True))] = MISSING
+    # [] would make the MLP a linear model under the name mlp: model=linear says so openly.
+    hidden_sizes: Annotated[list[int], Items(Number(low=1, size=True), min_len=1)] = MISSING
 
 
 @dataclass

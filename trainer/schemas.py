@@ -12,20 +12,23 @@ composition, and `translate()` turns Hydra's refusals into the same one line.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
 import tasks
-from lossbench import checking
+from lossbench import checking, refusals
 from lossbench.metrics import direction
 from lossbench.schema import Number
 from trainer import losses, models, optimizers, schedulers, sinks
 from trainer.objective import ObjectiveConfig, default_metric
 from trainer.objective import check as check_objective
+from trainer.rundir import names
 from trainer.settings import TrainerConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -71,18 +74,21 @@ def prefix(group: str, name: str) -> str:
 
 
 def env_or(name: str, default: str) -> str:
-    """$name, or `default` when it is unset or empty: oc.env gives an empty LOSSBENCH_LOGS
-    as "", which put runs under /runs/ at the filesystem's root."""
+    """`${env_or:LOSSBENCH_LOGS,logs}`: the variable's value, or `default` when it is unset
+    or empty. oc.env keeps an empty value, and `LOSSBENCH_LOGS= python train.py` then
+    wrote to /runs/... at the root of the file system."""
     return os.environ.get(name) or default
 
 
 def register() -> None:
     """What Hydra must know before it composes configs/: the resolvers train.yaml's objective
-    uses (the task's main metric, and that metric's direction) and every schema, in its
-    ConfigStore. Runs when this module is imported, and again where a process may not have."""
+    uses (the task's main metric, and that metric's direction), env_or and job_subdir for
+    paths, and every schema, in its ConfigStore. Runs when this module is imported, and
+    again where a process may not have."""
     OmegaConf.register_new_resolver("metric_direction", direction, replace=True)
-    OmegaConf.register_new_resolver("env_or", env_or, replace=True)
     OmegaConf.register_new_resolver("main_metric", default_metric, replace=True)
+    OmegaConf.register_new_resolver("env_or", env_or, replace=True)
+    names.register()  # the job_subdir of hydra.sweep.subdir
     store = ConfigStore.instance()
     if "schema" in store.repo:
         return  # stored already in this process (or handed over by a launcher)
@@ -114,9 +120,25 @@ def check_overrides(cfg: DictConfig, overrides: list[str]) -> None:
     checking.check_booleans(cfg, overrides)
 
 
-def translate(err: BaseException) -> str | None:
-    """The message for a config Hydra could not compose; None when the error is not the user's."""
-    return checking.translate(err, groups())
+def translate(err: BaseException, args: Sequence[str] = ()) -> str | None:
+    """The one line for a command line Hydra could not compose (`args`: its overrides, which
+    Hydra's messages do not always name); None when the error is not the user's."""
+    message = (refusals.translate(err, args) or _swept_key(err, args)
+               or checking.translate(err, groups()))
+    return None if message is None else " ".join(message.split())
+
+
+def _swept_key(err: BaseException, args: Sequence[str]) -> str | None:
+    """An unknown key whose group the sweep varies: the swept options, not the default."""
+    said = checking.override_in(str(err))
+    if said is None or not isinstance(err.__cause__, (ConfigAttributeError, ConfigKeyError)):
+        return None
+    return refusals.swept_key(*said, args, groups())
+
+
+def refuse_before_compose(args: Sequence[str]) -> str | None:
+    """What Hydra would compose but the user cannot mean (a list for a one-option group)."""
+    return refusals.before_compose(args, [g for g in groups() if g not in SEVERAL])
 
 
 register()  # whoever composes configs/ has imported this module (trainer.assemble does)

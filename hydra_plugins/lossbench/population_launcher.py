@@ -36,22 +36,8 @@ class PopulationLauncher(Launcher):
                                             task_function, config)
 
     def problem(self) -> str | None:
-        """The first launcher key with a wrong type or value, worded; checked before any run
-        of the sweep is claimed (Hydra checks these keys' names only)."""
-        def whole(value: Any) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool)
-
-        def shown(value: Any) -> str:  # as the user typed it on the command line
-            if value is None or isinstance(value, bool):
-                return {None: "null", True: "true", False: "false"}[value]
-            return str(value)
-
-        if not (whole(self.max_members) and self.max_members >= 1):
-            return (f"hydra.launcher.max_members={shown(self.max_members)} is not valid: an "
-                    "integer >= 1 (the most runs in one population).")
-        if not (whole(self.cpu_max_macs) and self.cpu_max_macs >= 0):
-            return (f"hydra.launcher.cpu_max_macs={shown(self.cpu_max_macs)} is not valid: an "
-                    "integer >= 0 (multiply-adds per sample).")
+        """The executor, worded when unknown (max_members and cpu_max_macs are checked with
+        every launcher key before the launch: trainer/rundir/launch_checks.py)."""
         if self.executor not in ("local", "slurm"):
             return (f"hydra.launcher.executor={self.executor} is not valid: use local or "
                     "slurm.")

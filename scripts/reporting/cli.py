@@ -15,27 +15,41 @@ prints the summary.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from lossbench.errors import UserError
+from lossbench.metrics import HIGHER_IS_BETTER
 from scripts.reporting import baseline, comparisons, plots, ranks, runs, summary
+
+# What --target may name: the per-epoch tags a run logs (scripts/reporting/runs.py's curves).
+TARGET_TAGS = sorted({f"{split}/{name}" for split in ("test", "val")
+                      for name in (*HIGHER_IS_BETTER, "loss")} | {"train/loss_epoch"})
 
 
 def parse_target(text: str) -> tuple[str, float]:
+    """`test/accuracy=0.95` -> ("test/accuracy", 0.95); ValueError with the one line to print
+    for a tag no run logs or a value that is not a finite number."""
     metric, _, value = text.partition("=")
     try:
-        return metric, float(value)
+        number = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not METRIC=NUMBER, "
-                                         "e.g. test/accuracy=0.9") from None
+        raise ValueError(f"--target {text} is not METRIC=NUMBER, e.g. test/accuracy=0.9"
+                         ) from None
+    if metric not in TARGET_TAGS:
+        raise ValueError(f"--target {text}: {metric or '(none)'} is not a metric runs log; one "
+                         f"of {', '.join(TARGET_TAGS)}")
+    if not math.isfinite(number):
+        raise ValueError(f"--target {text}: the target must be a finite number")
+    return metric, number
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", type=Path, help="a sweep dir or any folder holding run dirs")
     defaults = ", ".join(f"{k}={v:g}" for k, v in summary.TARGETS.items())
-    parser.add_argument("--target", type=parse_target, action="append", default=[],
+    parser.add_argument("--target", action="append", default=[],
                         metavar="METRIC=VALUE",
                         help=f"epochs-to-target threshold; repeatable (defaults: {defaults})")
     parser.add_argument("--reference", metavar="LOSS",
@@ -51,10 +65,18 @@ def main(argv: list[str] | None = None) -> int:
                         "or its report/results.csv; refused, naming the key, when a run "
                         "differs from its partner in more than the loss")
     args = parser.parse_args(argv)
+    try:
+        targets = dict(parse_target(t) for t in args.target)
+    except ValueError as err:  # a usage error: one line and exit 2, as argparse's own
+        print(f"error: {err}.", file=sys.stderr)
+        return 2
     if not args.dir.is_dir():
         sys.exit(f"error: {args.dir} is not a directory.")
     found = runs.load(args.dir)
     if found.table.empty:
+        if records := runs.find(args.dir):
+            sys.exit(f"error: no runs under {args.dir}: its {len(records)} metrics.json "
+                     "file(s) are all corrupt or not lossbench records (warnings above).")
         sys.exit(f"error: no runs under {args.dir} (no metrics.json found); "
                  "give a sweep dir such as logs/multiruns/<time>.")
 
@@ -68,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.dir / "report"
     out.mkdir(exist_ok=True)
     found.table.to_csv(out / "results.csv", index=False)
-    summaries = summary.summarise(found, {**summary.TARGETS, **dict(args.target)})
+    summaries = summary.summarise(found, {**summary.TARGETS, **targets})
     dims = summary.dimensions(found.table, found.swept)
     paired = comparisons.compare(found, summaries, dims, args.reference, args.measure)
     if not paired.table.empty:

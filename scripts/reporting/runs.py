@@ -101,27 +101,30 @@ def scalars(run_dir: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-epoch curves: run, tag, epoch, value; per-step diagnostics: run, tag, step, value).
 
     Epoch scalars sit at the step that ends their epoch, beside an `epoch` tag that
-    maps steps to epochs. tbparse reads each event file on its own, so the purge a
-    resumed run's writer asks for is applied here: the newest value of a step wins.
-    `scalars.csv` (logger=csv) holds the same scalars; both are read when both exist.
+    maps steps to epochs. Every sink the run wrote is read and merged by step: a resume
+    may switch the logger (epoch 1 in event files, epochs 2-6 in `scalars.csv`), and
+    either alone would be a truncated curve. tbparse reads each event file on its own,
+    so the purge a resumed run's writer asks for is applied here: the newest value of a
+    step wins.
     """
     from tbparse import SummaryReader
 
     empty = (pd.DataFrame(columns=["run", "tag", "epoch", "value"]),
              pd.DataFrame(columns=["run", "tag", "step", "value"]))
-    # Every sink the run wrote, merged: a run resumed under another logger has its first
-    # epochs in one and the rest in the other.
-    sinks = []
-    if any(run_dir.glob("events.out.tfevents.*")):
-        sinks.append(SummaryReader(str(run_dir), event_types={"scalars"}).scalars)
-    if (run_dir / "scalars.csv").is_file():  # logger=csv
-        sinks.append(pd.read_csv(run_dir / "scalars.csv", usecols=["step", "tag", "value"]))
-    sinks = [s[["step", "tag", "value"]] for s in sinks if not s.empty]
-    if not sinks:
+    sinks: list[tuple[float, pd.DataFrame]] = []  # (when last written, its scalars)
+    if events := list(run_dir.glob("events.out.tfevents.*")):
+        found = SummaryReader(str(run_dir), event_types={"scalars"}).scalars
+        if not found.empty:
+            newest = max(p.stat().st_mtime for p in events)
+            sinks.append((newest, found[["step", "tag", "value"]]))
+    csv = run_dir / "scalars.csv"
+    if csv.is_file():  # logger=csv, alone or beside tensorboard
+        sinks.append((csv.stat().st_mtime, pd.read_csv(csv, usecols=["step", "tag", "value"])))
+    sinks = sorted((s for s in sinks if not s[1].empty), key=lambda s: s[0])
+    if not sinks:  # no sink, or diverged before its first logged step
         return empty
-    found = pd.concat(sinks, ignore_index=True)
-    if found.empty:  # diverged before its first logged step
-        return empty
+    # The sink written last goes last, so its value of a step both hold wins.
+    found = pd.concat([frame for _, frame in sinks], ignore_index=True)
     found = found.drop_duplicates(["tag", "step"], keep="last").assign(run=name)
     epoch_of = found[found.tag == "epoch"].set_index("step").value
     per_epoch = found[found.tag.str.startswith(("test/", "val/"))

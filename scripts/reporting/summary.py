@@ -170,7 +170,9 @@ def status_line(table: pd.DataFrame) -> str:
 def problems(table: pd.DataFrame, limit: int = 20) -> list[str]:
     """One line per run that did not finish cleanly, so a partial sweep says so."""
     bad = table[table.status != OK]
-    lines = [f"- `{r.run}`: {r.status}" + (f": {r.reason}" if r.reason else "")
+    # A missing reason is NaN in the table (a hand-edited or killed run's record), not text.
+    lines = [f"- `{r.run}`: {r.status}" + (f": {r.reason}" if isinstance(r.reason, str)
+                                           and r.reason else "")
              for r in bad.head(limit).itertuples()]
     if len(bad) > limit:
         lines.append(f"- … and {len(bad) - limit} more (see results.csv)")

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import os
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import partial
@@ -140,9 +140,8 @@ class PopulationLaunch:
             _say_alone([e for e in ready if e.alone])
             groups = self._groups([e for e in ready if not e.alone])
             if groups:
-                log.info("population: %d runs train together in %d population(s) of %s",
-                         sum(map(len, groups)), len(groups),
-                         ", ".join(str(len(g)) for g in groups))
+                log.info("population: %d runs train together in %s", sum(map(len, groups)),
+                         _sizes(groups))
             for group in groups:
                 self._train(group)
             for entry in ready:
@@ -313,12 +312,30 @@ def _route_file_logs() -> jobs.MemberLogs | None:
     return router
 
 
+def _sizes(groups: list[list[Entry]]) -> str:
+    """`3 populations of 64 and 1 of 8`: each size once, however many populations there are
+    (seed=range(200) listed 200 sizes before)."""
+    counts = Counter(len(g) for g in groups)
+    parts = [f"{n} population{'s' if n > 1 else ''} of {size}" if i == 0 else f"{n} of {size}"
+             for i, (size, n) in enumerate(sorted(counts.items(), reverse=True))]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _ids(ids: list[int]) -> str:
+    """`#0, #1, #2` for a few jobs; `#0-#199` (200 jobs) for a run of consecutive ones."""
+    if len(ids) > 6 and ids == list(range(ids[0], ids[0] + len(ids))):
+        return f"#{ids[0]}-#{ids[-1]} ({len(ids)} jobs)"
+    if len(ids) > 6:
+        return f"{', '.join(f'#{i}' for i in ids[:5])} and {len(ids) - 5} more"
+    return ", ".join(f"#{i}" for i in ids)
+
+
 def _say_alone(entries: list[Entry]) -> None:
     """One line per reason: which jobs train one by one, and why."""
     by_reason: dict[str, list[int]] = defaultdict(list)
     for entry in entries:
         by_reason[entry.alone].append(entry.idx)
     for reason, ids in by_reason.items():
-        which = ", ".join(f"#{i}" for i in ids)
+        which = _ids(ids)
         log.info("population: %s train%s one by one: %s", which, "s" if len(ids) == 1 else "",
                  reason)

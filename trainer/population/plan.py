@@ -70,5 +70,9 @@ def group_key(task_cfg: DictConfig) -> str:
 
 
 def _short(value: Any) -> str:
+    """A value for a one-line reason: a config group by the option chosen (`scheduler=cosine`,
+    not its keys with their interpolations), anything else cut to 40 characters."""
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"]
     text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -90,15 +90,11 @@ def _decide(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool, out
     if recorded is not None:
         resume.check_same_run(recorded, hparams, run_dir)
     if record is not None and record["status"] in FINISHED:
-        wants = (hparams or {}).get("trainer.max_epochs")
-        more = (record["status"] == "ok" and isinstance(wants, int)
-                and wants > record.get("epochs_completed", 0) and _has_checkpoint(run_dir))
-        if not more:
+        if not _extends(run_dir, record, hparams):
             out.finished = record
             return out
-        # A resume may raise max_epochs: a finished run goes on from its last epoch.
-        out.notes.append(f"extending a finished run from {record['epochs_completed']} to "
-                         f"{wants} epochs")
+        out.notes.append(f"trainer.max_epochs raised to {hparams['trainer.max_epochs']}: "
+                         f"continuing the finished run after epoch {record['epochs_completed']}")
     out.state = checkpoint.load(run_dir, torch.device("cpu"))
     if out.state is not None:
         resume.check_same_run(out.state["record"]["hparams"], hparams, run_dir)
@@ -112,6 +108,15 @@ def _decide(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool, out
         out.notes.append(f"no checkpoint in {run_dir}: starting over from epoch 1"
                          + (f" (the record claimed {done} epoch(s))" if done else ""))
     return out
+
+
+def _extends(run_dir: Path, record: dict[str, Any], hparams: dict[str, Any] | None) -> bool:
+    """A resume that raises trainer.max_epochs past what an `ok` run completed continues it
+    from its checkpoint (README: a resume may raise max_epochs). A diverged or skipped run
+    stays as it ended: more epochs would not change why."""
+    wanted = (hparams or {}).get("trainer.max_epochs")
+    return (record["status"] == "ok" and isinstance(wanted, int)
+            and wanted > record["epochs_completed"] and _has_checkpoint(run_dir))
 
 
 def _record(run_dir: Path) -> dict[str, Any] | None:

@@ -27,7 +27,12 @@ class Refused(UserError):
 
 
 class InUse(Refused):
-    """Another process holds the run dir."""
+    """Another process holds the run dir; `ours` when it is this process (a sweep whose jobs
+    share one run dir, trained together by the population launcher)."""
+
+    def __init__(self, message: str, ours: bool = False) -> None:
+        super().__init__(message)
+        self.ours = ours
 
 
 class RunDirLock:
@@ -48,7 +53,7 @@ class RunDirLock:
             holder = _holder(fd)
             os.close(fd)
             raise InUse(f"{self.run_dir} is in use by {holder}; wait for it or choose "
-                        "another run dir.") from None
+                        "another run dir.", ours=holder == f"process {os.getpid()}") from None
         self.fd = fd
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)

@@ -19,6 +19,7 @@ from lossbench.status import RunStatus
 from trainer.logger import RunLogger
 from trainer.rundir import hydra_output, results, signals, sweep
 from trainer.rundir.claim import Claim, claim
+from trainer.rundir.lock import InUse
 
 log = logging.getLogger("lossbench")
 
@@ -117,6 +118,10 @@ def claim_run_dir(cfg: DictConfig, run_dir: Path, multirun: bool) -> Claim | Rec
         if not multirun:
             raise
         # Nothing can be recorded in a dir the job does not hold: counted as refused.
+        if isinstance(err, InUse) and err.ours:  # not "in use by" this very process
+            err = InUse(f"{run_dir} is the run dir of another job of this sweep; give each "
+                        "job its own (hydra.sweep.subdir must differ between jobs, e.g. start "
+                        "with ${hydra.job.num}).")
         log.error("refused: %s", err, exc_info=not isinstance(err, UserError))
         sweep.note(run_dir, sweep.REFUSED, str(err))
         return None

@@ -1,4 +1,5 @@
-"""Disk trouble (full, read-only, not ours) as one line that names the path, not a traceback."""
+"""Disk trouble (full, read-only, not ours, not a folder) as one line that names the path and
+the setting that chose it, not a traceback."""
 
 from __future__ import annotations
 
@@ -16,20 +17,22 @@ from omegaconf import DictConfig
 
 from lossbench.errors import UserError
 
-# What the user can do about each errno; any other OSError is a bug or a fault, not a place.
+# What the user can do about each errno; `{where}` is the setting that chose the path
+# (hydra.run.dir, LOSSBENCH_LOGS, ...), or "the run dir" when none is known.
 HINTS = {
     errno.ENOSPC: "free some space or choose a run dir on another disk",
     errno.EDQUOT: "free some of your quota or choose a run dir on another disk",
     errno.EROFS: "choose a run dir on a writable disk",
     errno.EACCES: "choose a run dir you may write to",
     errno.EPERM: "choose a run dir you may write to",
-    errno.ENOTDIR: "part of the path is a file, not a folder; choose another run dir",
-    errno.EEXIST: "a file of that name is in the way; choose another run dir",
-    errno.ENOENT: "a folder on the path cannot be made there; choose another run dir",
-    errno.ENAMETOOLONG: "a name on the path is longer than the filesystem allows; choose a "
-                        "shorter run dir",
-    errno.ELOOP: "the path loops through symbolic links; choose another run dir",
+    errno.EEXIST: "a file of that name is in the way; set {where} to a folder, or move the file",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; set {where} to a folder path",
+    errno.ENOENT: "its parent cannot hold new folders; set {where} to a place you can create",
+    errno.ENAMETOOLONG: "a name in it is longer than the file system allows; shorten {where}",
+    errno.ELOOP: "the path goes round a loop of symbolic links; set {where} to another path",
 }
+# Any other OSError while writing a place lossbench must write to: the same one line.
+OTHER = "set {where} to another place"
 
 
 class StorageError(UserError):
@@ -41,32 +44,45 @@ def os_error(err: BaseException) -> OSError | None:
     context is the OSError that the file object raised."""
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
-        if isinstance(err, OSError) and err.errno in HINTS:
+        if isinstance(err, OSError) and err.errno is not None:
             return err
         seen.add(id(err))
         err = err.__cause__ or err.__context__
     return None
 
 
-def explain(err: BaseException, path: Path) -> StorageError | None:
-    """A StorageError naming `path` when `err` is disk trouble, else None."""
+def explain(err: BaseException, path: Path, where: str = "the run dir") -> StorageError | None:
+    """A StorageError naming `path` (and `where`, the setting that chose it) when `err`
+    is an OSError from writing there, else None."""
     cause = os_error(err)
     if cause is None:
         return None
-    return StorageError(f"cannot write {path}: {cause.strerror}; {HINTS[cause.errno]}.")
+    hint = HINTS.get(cause.errno, OTHER).format(where=where)
+    why = cause.strerror or os.strerror(cause.errno)
+    return StorageError(f"cannot write {path}: {why}; {hint}.")
 
 
 @contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """Turn disk trouble while writing `path` into a StorageError; anything else passes."""
+def writing(path: Path, where: str = "the run dir") -> Iterator[None]:
+    """Turn an OSError while writing `path` into a StorageError; anything else passes."""
     try:
         yield
     except StorageError:
         raise
     except Exception as err:
-        if (problem := explain(err, path)) is not None:
+        if (problem := explain(err, path, where)) is not None:
             raise problem from err
         raise
+
+
+def setting(config: DictConfig, key: str) -> str:
+    """Which setting chose the path under `key`: the key when the command line set it,
+    LOSSBENCH_LOGS when that variable is set and the key was left at its default."""
+    typed = any(str(o).lstrip("+").startswith(f"{key}=")
+                for o in config.hydra.overrides.hydra)
+    if not typed and os.environ.get("LOSSBENCH_LOGS"):
+        return f"LOSSBENCH_LOGS (which {key} is under)"
+    return key
 
 
 class WritableOutput(Callback):
@@ -74,36 +90,18 @@ class WritableOutput(Callback):
     read-only or forbidden place would end in Hydra's traceback. Checked first instead."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _refuse_chdir(config)
-        self._check(Path(config.hydra.run.dir), "hydra.run.dir")
+        self._check(Path(config.hydra.run.dir), setting(config, "hydra.run.dir"))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _refuse_chdir(config)
-        self._check(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
+        self._check(Path(config.hydra.sweep.dir), setting(config, "hydra.sweep.dir"))
 
     @staticmethod
-    def _check(folder: Path, key: str) -> None:
-        where = key + (" (under $LOSSBENCH_LOGS)" if os.environ.get("LOSSBENCH_LOGS") else "")
+    def _check(folder: Path, where: str) -> None:
         try:
-            with writing(folder):
+            with writing(folder, where):
                 folder.mkdir(parents=True, exist_ok=True)  # the same name Hydra resolves
                 with tempfile.TemporaryFile(dir=folder):  # the real errno, and no name left
                     pass
         except StorageError as err:
-            print(f"error: {where}: {err}", file=sys.stderr)
+            print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
-        except OSError as err:  # no hint for this one, but still the user's path, in one line
-            print(f"error: {where}: cannot write {folder}: {err.strerror or err}.",
-                  file=sys.stderr)
-            sys.exit(2)
-
-
-def _refuse_chdir(config: DictConfig) -> None:
-    """hydra.job.chdir=true moves each job into its run dir, where a sweep's relative paths
-    (its records, task.data_dir, logs/) would then be resolved: a sweep lost track of its
-    runs that way. Each run writes only to its own run dir anyway, so there is no need."""
-    if config.hydra.job.get("chdir"):
-        print("error: hydra.job.chdir=true is not supported: lossbench resolves the sweep's "
-              "records and task.data_dir against the folder you launch from, and every run "
-              "writes only to its run dir; drop hydra.job.chdir.", file=sys.stderr)
-        sys.exit(2)
