@@ -342,8 +342,9 @@ def test_population_lines_stay_short():
     assert launcher._sizes([[0] * 64] * 3 + [[0] * 8]) == "3 populations of 64 and 1 of 8"
     assert launcher._ids(list(range(200))) == "#0-#199 (200 jobs)"
     assert launcher._ids([0, 2]) == "#0, #2"
+    # A group the engine does not know (schedulers it does), named by its option.
     config = OmegaConf.create({"seed": 0, "optim": {"name": "adam"}, "trainer": {},
-                               "scheduler": {"name": "cosine",
-                                             "T_max": "${trainer.max_epochs}"}})
-    assert plan.alone_reason(config) == ("scheduler=cosine is not implemented by population "
+                               "warmup": {"name": "linear",
+                                          "steps": "${trainer.max_epochs}"}})
+    assert plan.alone_reason(config) == ("warmup=linear is not implemented by population "
                                          "training")

@@ -293,8 +293,8 @@ def test_hydra_job_chdir_is_refused(tmp_path, mode):
 # Issue 25 B and the lesser cases: Hydra's own refusals of a command line, in one line.
 COMMAND_LINES = [
     (["loss=null"], "loss=null is not valid: one of barron, bce, "),
-    (["task=null"], "task=null is not valid: one of digits, fashion_mnist, mnist, "),
-    (["model=null"], "model=null is not valid: one of cnn, linear, mlp, toy_cnn "),
+    (["task=null"], "task=null is not valid: one of breast_cancer, diabetes, digits, "),
+    (["model=null"], "model=null is not valid: one of cnn, linear, mlp, "),
     (["hydra/launcher=null"], "hydra/launcher=null is not valid: one of basic, joblib, "
      "population, submitit_local, submitit_slurm "),
     (["optim=nope"], "optim=nope is not valid: one of adam, adamw, sgd."),
