@@ -90,6 +90,7 @@ def test_debug_config_is_a_short_cpu_run(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_a_run_and_a_sweep_end_with_their_closing_lines(tmp_path):
     """Status, the selected epoch on validation and test, the run dir, the TensorBoard
     command, and why val/mse dwarfs test/mse (regression corrupts validation on purpose)."""

@@ -77,6 +77,7 @@ def population_of_12(model: str, optim_name: str) -> tuple[list[str], list[list[
     return common, members
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.parametrize("optim_name", OPTIMS)
 def test_a_population_of_12_matches_each_single_run(make_cfg, tmp_path, model, optim_name):
@@ -274,6 +275,7 @@ def test_batch_norm_members_keep_their_own_running_statistics(make_cfg, tmp_path
                                        atol=TRAINING["rel"] * scale + TRAINING["abs"])
 
 
+@pytest.mark.slow
 def test_a_population_writes_one_checkpoint_file_per_epoch(make_cfg, tmp_path, monkeypatch):
     """Every member's epoch in one population.pt, hard-linked into each run dir; killed
     there (the members never left, so no last.pt), each member resumes from it."""
