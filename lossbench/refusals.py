@@ -62,19 +62,30 @@ def _one_of(group: str) -> str:
     return f"one of {', '.join(options)}" if options else f"an option of {group}"
 
 
+# Hydra's groups that take one option, besides lossbench's own.
+HYDRA_SINGLE = ("hydra/launcher", "hydra/sweeper")
+
+
 def before_compose(args: Sequence[str], single_option_groups: Iterable[str]) -> str | None:
     """What Hydra would accept but cannot mean: a list for a group that takes one option
     (`loss=[l1,mse]` merges two schemas, `task=[mnist,fashion_mnist]` silently trains the
-    last). None when the command line is fine as far as this goes."""
-    single = set(single_option_groups)
+    last), or one every run needs deleted (`~task`). None when the command line is fine
+    as far as this goes."""
+    needed = set(single_option_groups)
+    single = needed | set(HYDRA_SINGLE)
     for arg in _overrides(args):
         try:
             override = _parse(arg)
         except Exception:
             continue  # Hydra refuses it itself; `translate` words that
+        if override.is_delete() and override.key_or_group in needed:
+            group = override.key_or_group
+            return f"{arg} is not valid: every run needs a {group}, {_one_of(group)}."
         if override.key_or_group in single and isinstance(override._value, list):
             names = ",".join(str(v) for v in override._value)
             group = override.key_or_group
+            if group in HYDRA_SINGLE:
+                return f"{arg} is not valid: {_one_of(group)}, not a list."
             return (f"{arg} is not valid: one {group} per run; to train several, sweep them "
                     f"with -m {group}={names}.")
     return None

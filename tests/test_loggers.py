@@ -170,3 +170,12 @@ def test_hparams_are_written_once_after_an_interrupt_and_resume(make_cfg, tmp_pa
     assert hparams_sessions(tmp_path / "run") == 0  # not over yet: resumable
     run(make_cfg("loss=l1", "trainer.max_epochs=2", "trainer.resume=true"), tmp_path / "run")
     assert hparams_sessions(tmp_path / "run") == 1
+
+
+def test_hparams_are_written_once_when_a_resume_extends_a_finished_run(make_cfg, tmp_path):
+    run(make_cfg("loss=l1", "trainer.max_epochs=1"), tmp_path / "run")
+    assert hparams_sessions(tmp_path / "run") == 1
+    record = run(make_cfg("loss=l1", "trainer.max_epochs=2", "trainer.resume=true"),
+                 tmp_path / "run")
+    assert record["status"] == "ok" and record["epochs_completed"] == 2
+    assert hparams_sessions(tmp_path / "run") == 1

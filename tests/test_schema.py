@@ -303,6 +303,12 @@ COMMAND_LINES = [
      "sweep them with -m loss=l1,mse."),
     (["task=[regression,digits]"], "task=[regression,digits] is not valid: one task per run"),
     (["-m", "loss=[l1,mse]"], "loss=[l1,mse] is not valid: one loss per run"),
+    (["~task"], "~task is not valid: every run needs a task, one of digits, fashion_mnist, "),
+    (["hydra/launcher=[basic,joblib]"], "hydra/launcher=[basic,joblib] is not valid: one of "
+     "basic, joblib, population, submitit_local, submitit_slurm, not a list."),
+    (["hydra.run.dir="], "hydra.run.dir= is not valid: a folder path (empty would write into "
+     "the current directory)."),
+    (["-m", "hydra.sweep.dir="], "hydra.sweep.dir= is not valid: a folder path"),
     (["seed=é"], "seed=é cannot be read as an override (token recognition error at: 'é')"),
     (["task=regression,digits"], "task=regression,digits is not valid in a single run: add -m "
      "to sweep over regression, digits"),
@@ -323,6 +329,8 @@ COMMAND_LINES = [
 @pytest.mark.parametrize(("args", "expected"), COMMAND_LINES, ids=[" ".join(a) for a, _ in
                                                                    COMMAND_LINES])
 def test_hydras_refusals_are_one_line(tmp_path, args, expected):
-    result = train_cli(*args, *QUICK, f"hydra.run.dir={tmp_path}/run",
-                       f"hydra.sweep.dir={tmp_path}/sweep")
+    dirs = [f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep"]
+    result = train_cli(*args, *QUICK, *(d for d in dirs if d.split("=")[0] + "=" not in args),
+                       cwd=tmp_path)
     assert refused_in_one_line(result, tmp_path).startswith(expected)
+    assert not [p for p in tmp_path.iterdir() if p.name != "run"]  # nothing written here

@@ -13,7 +13,11 @@ from lossbench.metrics import higher_is_better
 from lossbench.status import FINISHED, RunStatus
 from trainer import provenance
 from trainer.rundir import results
-from trainer.sinks import SINKS
+from trainer.sinks import SINKS, TensorBoard
+
+# A record's note that its run's event files hold the HParams session (trainer/rundir/resume.py
+# carries it over when a resume extends the finished run).
+HPARAMS_WRITTEN = "hparams_written"
 
 log = logging.getLogger("lossbench")
 
@@ -94,12 +98,16 @@ class RunLogger:
         self.record.update(status=str(status), reason=reason, wall_s=self.wall_s())
         # HParams once, when the run has ended for good: an interrupted or failed run is
         # resumed later, and each session's HParams would show it twice in TensorBoard.
-        done = str(status) in FINISHED
+        # A finished run extended by a resume (more epochs) has them already; TensorBoard
+        # reads the metrics' values from the scalars, so they need no update.
+        done = str(status) in FINISHED and not self.record.get(HPARAMS_WRITTEN)
         for sink in self.sinks:
             if done:
                 sink.close(self.record["hparams"], list(self.record["final"]))
             else:
                 sink.close()
+        if done and any(isinstance(sink, TensorBoard) for sink in self.sinks):
+            self.record[HPARAMS_WRITTEN] = True
         results.write(self.run_dir, self.record)
         return self.record
 

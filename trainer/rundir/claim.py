@@ -96,6 +96,8 @@ def _decide(run_dir: Path, hparams: dict[str, Any] | None, resume_run: bool, out
         out.notes.append(f"trainer.max_epochs raised to {hparams['trainer.max_epochs']}: "
                          f"continuing the finished run after epoch {record['epochs_completed']}")
     out.state = checkpoint.load(run_dir, torch.device("cpu"))
+    if out.state is not None and record is not None and record.get("hparams_written"):
+        out.state["record"]["hparams_written"] = True  # an extended run: HParams are there
     if out.state is not None:
         resume.check_same_run(out.state["record"]["hparams"], hparams, run_dir)
         if problem := results.problems(out.state["record"]):

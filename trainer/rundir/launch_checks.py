@@ -77,12 +77,16 @@ def _typed(config: DictConfig, key: str, value: Any) -> str:
 
 
 def check(config: DictConfig, multirun: bool) -> None:
-    """UserError naming the first launcher or sweeper key out of its type or range, or
-    hydra.job.chdir=true."""
+    """UserError naming the first launcher or sweeper key out of its type or range, an empty
+    run or sweep dir, or hydra.job.chdir=true."""
     if OmegaConf.select(config, "hydra.job.chdir", default=False) is True:
         raise UserError("hydra.job.chdir=true is not valid: lossbench writes each run dir "
                         "itself and reads relative paths from where you start it; leave "
                         "hydra.job.chdir=false.")
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    if str(OmegaConf.select(config, key, default="")).strip() == "":
+        raise UserError(f"{key}= is not valid: a folder path (empty would write into the "
+                        "current directory).")
     if not multirun:
         return  # a single run uses no launcher or sweeper
     choices = OmegaConf.select(config, "hydra.runtime.choices", default={})

@@ -20,6 +20,8 @@ def carry_over(record: dict[str, Any], state: dict[str, Any]) -> None:
     record.update({k: state["record"].get(k) for k in ("history", "final", "best", "selected",
                                                        "wall_s")},
                   epochs_completed=state["epoch"])
+    if state["record"].get("hparams_written"):  # a finished run extended (trainer/logger.py)
+        record["hparams_written"] = True
 
 
 def check_same_run(saved: dict[str, Any], now: dict[str, Any], run_dir: Path) -> None:
