@@ -61,7 +61,10 @@ def test_sigterm_inside_the_first_checkpoint_write_waits_for_it(tmp_path):
     assert result.returncode == 130, result.stderr
     record = results.read(run_dir)
     state = checkpoint.load(run_dir, torch.device("cpu"))
-    assert record["status"] == "interrupted" and record["reason"] == "SIGTERM during epoch 2"
+    # The checkpoint is written on a writer thread while the next epoch starts: the signal
+    # is reported in epoch 1's end or epoch 2's start, whichever the main thread was in.
+    assert record["status"] == "interrupted"
+    assert record["reason"] in ("SIGTERM during epoch 1", "SIGTERM during epoch 2")
     assert record["epochs_completed"] == state["epoch"] == 1
     assert not list((run_dir / "checkpoints").glob(".last.pt.*"))
     resumed = train_cli(*args, "trainer.resume=true")

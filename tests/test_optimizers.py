@@ -53,10 +53,15 @@ def assert_same_state(mine: dict, theirs: dict, tolerance: dict) -> None:
             torch.testing.assert_close(mine["state"][i][key], value, **tolerance)
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("dtype, precision", [(torch.float64, "32"), (torch.float32, "32"),
+                                              (torch.float32, "bf16")],
+                         ids=["float64", "float32", "float32-bf16"])
 @pytest.mark.parametrize("name, settings", OPTIONS, ids=[f"{n}-{'-'.join(s)}" for n, s in OPTIONS])
-def test_a_single_run_steps_as_torch_optim(name, settings, dtype):
-    """Seven steps with an LR schedule; parameters and the checkpointed state alike."""
+def test_a_single_run_steps_as_torch_optim(name, settings, dtype, precision):
+    """Seven steps with an LR schedule, the forward under the run's autocast (bf16 computes
+    the products in bfloat16; the weights and their update stay float32); parameters and
+    the checkpointed state alike."""
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     theirs_model, mine_model = model(dtype), model(dtype)
     theirs = TORCH[name](theirs_model.parameters(), **settings)
     mine = ours(name, settings, mine_model)
@@ -66,11 +71,15 @@ def test_a_single_run_steps_as_torch_optim(name, settings, dtype):
     x = torch.randn(7, 16, 4, dtype=dtype)
     for xb in x:
         theirs.zero_grad()
-        theirs_model(xb).square().mean().backward()
+        with autocast:
+            loss = theirs_model(xb).float().square().mean()
+        loss.backward()
         theirs.step()
         for p in single.leaves():
             p.grad = None
-        single(xb[None]).square().mean().backward()
+        with autocast:
+            loss = single(xb[None]).float().square().mean()
+        loss.backward()
         update.step(single.grads())
         for schedule in schedules:
             schedule.step()

@@ -129,7 +129,7 @@ def test_the_example_plugin_trains_its_loss_and_task_in_both_launchers(tmp_path)
     together = train_cli(*grid, "hydra/launcher=population",
                          f"hydra.sweep.dir={tmp_path / 'pop'}")
     assert basic.returncode == together.returncode == 0, together.stderr
-    assert "4 runs train together in 1 population(s) of 4" in together.stdout + together.stderr
+    assert "4 runs train together in 1 population of 4" in together.stdout + together.stderr
     for run in (tmp_path / "basic").glob("*/metrics.json"):
         ours = json.loads((tmp_path / "pop" / run.parent.name / "metrics.json").read_text())
         theirs = json.loads(run.read_text())

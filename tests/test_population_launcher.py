@@ -186,7 +186,7 @@ def test_runs_that_cannot_train_together_train_alone_and_say_why(tmp_path):
                        *POPULATION, f"hydra.sweep.dir={tmp_path / 'a'}")
     assert result.returncode == 0, result.stderr
     assert "one by one" not in result.stdout
-    assert "population: 2 runs train together in 1 population(s) of 2" in result.stdout
+    assert "population: 2 runs train together in 1 population of 2" in result.stdout
     result = train_cli("-m", "task=regression", "loss=l1,mse", "trainer.max_epochs=1",
                        "trainer.device=cpu", *TINY_REGRESSION, *POPULATION,
                        "hydra.launcher.cpu_max_macs=10", f"hydra.sweep.dir={tmp_path / 'c'}")

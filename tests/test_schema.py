@@ -303,7 +303,7 @@ COMMAND_LINES = [
      "sweep them with -m loss=l1,mse."),
     (["task=[regression,digits]"], "task=[regression,digits] is not valid: one task per run"),
     (["-m", "loss=[l1,mse]"], "loss=[l1,mse] is not valid: one loss per run"),
-    (["~task"], "~task is not valid: every run needs a task, one of digits, fashion_mnist, "),
+    (["~task"], "~task is not valid: every run needs a task, one of breast_cancer, diabetes, "),
     (["hydra/launcher=[basic,joblib]"], "hydra/launcher=[basic,joblib] is not valid: one of "
      "basic, joblib, population, submitit_local, submitit_slurm, not a list."),
     (["hydra.run.dir="], "hydra.run.dir= is not valid: a folder path (empty would write into "
