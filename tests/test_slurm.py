@@ -122,6 +122,18 @@ def test_no_sbatch_or_no_controller_is_one_line_before_any_run(tmp_path):
     assert not list(tmp_path.glob("*/*/metrics.json"))
 
 
+def assert_resumed_like(straight: Path, cut: Path, epochs: int) -> None:
+    """Every run of the cut sweep, resumed, ends as the uninterrupted sweep's: ok, each
+    epoch once, the same metrics."""
+    for name, record in records(straight).items():
+        resumed = results.read(cut / name)
+        assert resumed["status"] == "ok"
+        assert [h["epoch"] for h in resumed["history"]] == list(range(1, epochs + 1))
+        for h, g in zip(resumed["history"], record["history"], strict=True):
+            assert_same_metrics({k: v for k, v in h.items() if "/" in k},
+                                {k: v for k, v in g.items() if "/" in k})
+
+
 def wait_for(condition, proc: subprocess.Popen, timeout: float = 240) -> None:
     start = time.monotonic()
     while not condition():
@@ -153,13 +165,7 @@ def test_a_cancelled_job_is_recorded_and_the_sweep_resumes_it(tmp_path):
     assert "job(s) this launch: 1 ok; 1 already finished" in again.stdout
     for name, text in finished.items():
         assert (tmp_path / "cut" / name / "metrics.json").read_text() == text
-    for name, record in records(tmp_path / "straight").items():
-        resumed = results.read(tmp_path / "cut" / name)
-        assert resumed["status"] == "ok"
-        assert [h["epoch"] for h in resumed["history"]] == list(range(1, 41))
-        for h, g in zip(resumed["history"], record["history"], strict=True):
-            assert_same_metrics({k: v for k, v in h.items() if "/" in k},
-                                {k: v for k, v in g.items() if "/" in k})
+    assert_resumed_like(tmp_path / "straight", tmp_path / "cut", epochs=40)
 
 
 def test_a_job_at_its_time_limit_is_requeued_and_continues(tmp_path):
@@ -244,13 +250,7 @@ def test_a_cancelled_population_job_leaves_its_members_resumable(tmp_path):
     again = train_cli(*grid, *POPULATION, f"hydra.sweep.dir={tmp_path / 'cut'}",
                       "trainer.resume=true")
     assert again.returncode == 0, again.stderr
-    for name, record in records(tmp_path / "straight").items():
-        resumed = results.read(tmp_path / "cut" / name)
-        assert resumed["status"] == "ok"
-        assert [h["epoch"] for h in resumed["history"]] == list(range(1, 41))
-        for h, g in zip(resumed["history"], record["history"], strict=True):
-            assert_same_metrics({k: v for k, v in h.items() if "/" in k},
-                                {k: v for k, v in g.items() if "/" in k})
+    assert_resumed_like(tmp_path / "straight", tmp_path / "cut", epochs=40)
 
 
 def test_a_population_job_that_can_never_start_names_the_population_launchers_keys(tmp_path):

@@ -45,12 +45,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
            ) -> list[JobReturn]:
     """Submit one array task per job, wait for all of them, return their JobReturns."""
     params = launcher.params
-    try:
-        scheduler.check_reachable(WHO, params.get("partition"), params.get("account"),
-                                  params.get("qos"))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    preflight(WHO, params)
     sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     log.info("%s: %d job(s) as one array, sweep dir %s", WHO, len(job_overrides), sweep_dir)
@@ -59,17 +54,38 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
         job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
                            Singleton.get_state()))
+    jobs = submit(params, launcher, *zip(*job_params, strict=True))
+    wait_or_cancel(jobs, params, WHO, "hydra.launcher.")
+    return [result(job, overrides) for job, overrides in zip(jobs, job_overrides, strict=True)]
+
+
+def preflight(who: str, params: dict[str, Any]) -> None:
+    """The cluster checked before any run is claimed: else one line and exit 2."""
+    try:
+        scheduler.check_reachable(who, params.get("partition"), params.get("account"),
+                                  params.get("qos"))
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def submit(params: dict[str, Any], fn: Callable[..., Any], *iterables: Sequence[Any]
+           ) -> list[Any]:
+    """One Slurm array task per item of `iterables`, running `fn` on it."""
     # The jobs import lossbench's Hydra plugins from the checkout, wherever they start.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    jobs = executor(params).map_array(launcher, *zip(*job_params, strict=True))
+    return executor(params).map_array(fn, *iterables)
+
+
+def wait_or_cancel(jobs: list[Any], params: dict[str, Any], who: str, keys: str) -> None:
+    """`wait`; a job that can never start cancels them all, with one line and exit 2."""
     try:
-        wait(jobs, params, WHO, "hydra.launcher.")
+        wait(jobs, params, who, keys)
     except UserError as err:
         scheduler.cancel([str(j.job_id) for j in jobs])
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    return [result(job, overrides) for job, overrides in zip(jobs, job_overrides, strict=True)]
 
 
 def executor(params: dict[str, Any]) -> Any:

@@ -14,8 +14,6 @@ The submission, the wait and the faults are trainer/slurm/array.py's.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,8 +24,7 @@ from hydra.core.utils import JobReturn, filter_overrides
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lossbench.errors import UserError
-from trainer.slurm import array, scheduler
+from trainer.slurm import array
 
 log = logging.getLogger("lossbench")
 
@@ -70,12 +67,7 @@ def launch(max_members: int, cpu_max_macs: int, params: dict[str, Any],
            compose: Callable[[DictConfig, list[str]], DictConfig]) -> list[JobReturn]:
     """Submit one job per population (and per pack of lone runs); wait; every job's returns
     in the sweep's order. `compose` gives a job's config (the sweeper's, where it made one)."""
-    try:
-        scheduler.check_reachable(WHO, params.get("partition"), params.get("account"),
-                                  params.get("qos"))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    array.preflight(WHO, params)
     sweep_dir = Path(str(config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     indexed = list(enumerate(job_overrides, start=initial_job_idx))
@@ -84,19 +76,11 @@ def launch(max_members: int, cpu_max_macs: int, params: dict[str, Any],
     packs = split(compose, config, indexed, max_members)
     log.info("%s: %d job(s) as %d Slurm job(s) of %s run(s), sweep dir %s", WHO,
              len(indexed), len(packs), ", ".join(str(len(p)) for p in packs), sweep_dir)
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(array.ROOT), os.environ.get("PYTHONPATH")) if p)
     job = PopulationJob(max_members, cpu_max_macs, hydra_context, task_function, config)
-    state = Singleton.get_state()
-    submitted = array.executor(params).map_array(
-        job, [[list(job_overrides[i - initial_job_idx]) for i in p] for p in packs],
-        packs, [state] * len(packs))
-    try:
-        array.wait(submitted, params, WHO, "hydra.launcher.slurm.")
-    except UserError as err:
-        scheduler.cancel([str(j.job_id) for j in submitted])
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    submitted = array.submit(
+        params, job, [[list(job_overrides[i - initial_job_idx]) for i in p] for p in packs],
+        packs, [Singleton.get_state()] * len(packs))
+    array.wait_or_cancel(submitted, params, WHO, "hydra.launcher.slurm.")
     returns: dict[int, JobReturn] = {}
     for slurm_job, pack in zip(submitted, packs, strict=True):
         for idx, ret in zip(pack, _results(slurm_job, pack, job_overrides, initial_job_idx),
