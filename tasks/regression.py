@@ -74,6 +74,18 @@ def make_regression(n_samples: int, n_features: int, n_informative: int,
     return x[:, columns], np.squeeze(y)
 
 
+def push_outliers(y: np.ndarray, fraction: float, scale: float, rng: np.random.Generator
+                  ) -> np.ndarray:
+    """Push round(fraction · len(y)) targets, drawn by `rng`, up by about `scale` (in place);
+    the mask of the ones pushed. tasks/sklearn_data.py corrupts diabetes the same way."""
+    n_out = round(fraction * len(y))
+    chosen = rng.choice(len(y), size=n_out, replace=False)
+    y[chosen] += scale * rng.uniform(0.5, 1.5, size=n_out)
+    mask = np.zeros(len(y), dtype=bool)
+    mask[chosen] = True
+    return mask
+
+
 def build(cfg: DictConfig) -> TaskData:
     n = cfg.n_train + cfg.n_test
     x, y = make_regression(n_samples=n, n_features=cfg.n_features,
@@ -83,11 +95,8 @@ def build(cfg: DictConfig) -> TaskData:
     x_train, x_test = x[: cfg.n_train], x[cfg.n_train :]
     y_train = y[: cfg.n_train] + cfg.noise * rng.standard_normal(cfg.n_train)
     clean = y_train.copy()  # measurement noise is the data; the outliers are the corruption
-    n_out = round(cfg.outlier_fraction * cfg.n_train)
-    outliers = rng.choice(cfg.n_train, size=n_out, replace=False)
-    y_train[outliers] += cfg.outlier_scale * rng.uniform(0.5, 1.5, size=n_out)
-    corrupted = np.zeros(cfg.n_train, dtype=bool)
-    corrupted[outliers] = True
+    corrupted = push_outliers(y_train, cfg.outlier_fraction, cfg.outlier_scale, rng)
+    n_out = int(corrupted.sum())
 
     def tensor(a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(a, dtype=torch.float32)

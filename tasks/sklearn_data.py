@@ -26,6 +26,7 @@ from lossbench.contract import Kind, TaskData
 from lossbench.errors import require
 from lossbench.schema import Number
 from tasks.base import TaskConfig
+from tasks.regression import push_outliers
 
 Fraction = Annotated[float, Number(0, 1, low_open=True, high_open=True, noun="a fraction")]
 
@@ -109,11 +110,8 @@ def _with_outliers(data: dict, y_train: np.ndarray, y_test: np.ndarray, cfg: Any
     y_train, y_test = (y_train - centre) / scale, (y_test - centre) / scale
     clean = y_train.copy()
     rng = np.random.default_rng(cfg.data_seed)
-    n_out = round(cfg.outlier_fraction * len(y_train))
-    outliers = rng.choice(len(y_train), size=n_out, replace=False)
-    y_train[outliers] += cfg.outlier_scale * rng.uniform(0.5, 1.5, size=n_out)
-    corrupted = np.zeros(len(y_train), dtype=bool)
-    corrupted[outliers] = True
+    corrupted = push_outliers(y_train, cfg.outlier_fraction, cfg.outlier_scale, rng)
+    n_out = int(corrupted.sum())
 
     def tensor(a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(a, dtype=torch.float32)
