@@ -15,24 +15,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from lossbench.errors import UserError
 from scripts.reporting import runs
-
-# Keys that do not change what a run computes.
-IGNORED = {"trainer.progress_bar", "trainer.resume", "trainer.device",
-           "trainer.log_every_n_steps", "trainer.diagnostics"}
-
-
-def config_key(record: dict[str, Any]) -> str:
-    """The run's configuration without its loss: equal for runs that may be paired."""
-    hparams = record.get("hparams") or {}
-    kept = {k: v for k, v in hparams.items()
-            if not k.startswith("loss.") and k != "loss" and k not in IGNORED}
-    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def read(path: Path) -> pd.DataFrame:

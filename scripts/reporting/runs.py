@@ -68,6 +68,19 @@ def read(path: Path) -> dict[str, Any] | None:
     return None
 
 
+# Keys that do not change what a run computes.
+IGNORED = {"trainer.progress_bar", "trainer.resume", "trainer.device",
+           "trainer.log_every_n_steps", "trainer.diagnostics"}
+
+
+def config_key(record: dict[str, Any]) -> str:
+    """The run's configuration without its loss: equal for runs that may be paired."""
+    hparams = record.get("hparams") or {}
+    kept = {k: v for k, v in hparams.items()
+            if not k.startswith("loss.") and k != "loss" and k not in IGNORED}
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
 def _cell(value: Any) -> Any:
     return str(value) if isinstance(value, (list, dict, tuple)) else value
 
@@ -91,9 +104,7 @@ def row(root: Path, run_dir: Path, record: dict[str, Any]) -> tuple[dict[str, An
     for kind in KINDS:
         for tag, value in (record.get(kind) or {}).items():
             out[f"{kind}/{tag}"] = math.nan if value is None else value
-    from scripts.reporting.baseline import config_key
-
-    out["config"] = config_key(record)  # what --baseline pairs runs by
+    out["config"] = config_key(record)  # what --baseline pairs runs by (baseline.py)
     return out, columns - IDENTITY
 
 
