@@ -51,13 +51,12 @@ def environment() -> str:
             f"{torchvision.__version__}, {torch.get_num_threads()} torch threads")
 
 
-def figures(found: list[tables.Cell], folder: Path) -> dict[str, str]:
-    out = {}
-    for kind in ("multiclass", "binary", "regression"):
+def draw_ranks(found: list[tables.Cell], folder: Path) -> None:
+    for kind in document.TITLES:
+        (folder / f"ranks_{kind}.png").unlink(missing_ok=True)
         ranked = tables.ranks(found, kind)
-        if ranked is not None and draw(ranked, folder / f"ranks_{kind}.png") is not None:
-            out[kind] = f"ranks_{kind}.png"
-    return out
+        if ranked is not None:
+            draw(ranked, folder / f"ranks_{kind}.png")
 
 
 def publish(out: Path, results: pd.DataFrame, meta: dict) -> Path:
@@ -65,7 +64,9 @@ def publish(out: Path, results: pd.DataFrame, meta: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     found = tables.cells(results)
     tables.frame(found).to_csv(folder / "leaderboard.csv", index=False, float_format="%.6g")
-    document.write(results, meta, out / "leaderboard.md", figures(found, folder))
+    draw_ranks(found, folder)
+    (out / "leaderboard.md").write_text(document.render(results, meta,
+                                                         document.figures(folder)))
     return out / "leaderboard.md"
 
 

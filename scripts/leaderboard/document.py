@@ -79,28 +79,35 @@ def advice(found: list[Cell], ranked: Ranks | None, kind: str) -> str:
             better.setdefault(c.loss, []).append(where)
         elif c.verdict == "worse":
             worse.setdefault(c.loss, []).append(where)
-    parts = []
+    sentences = []
     if ranked is not None:
         top, r = ranked.losses[0], ranked.average[0]
-        near = [loss for loss, a in zip(ranked.losses[1:], ranked.average[1:], strict=True)
-                if ranked.cd is not None and a - r < ranked.cd]
-        parts.append(f"`{top}` has the best average rank ({r:.2f} over {blocks} blocks)")
+        text = f"`{top}` has the best average rank ({r:.2f} over {blocks} blocks)"
         if ranked.friedman is not None and ranked.friedman[1] >= stats.ALPHA:
-            parts.append("but Friedman's test finds no difference between the ranks, so the "
-                         "order is not evidence")
-        elif near:
-            parts.append(f"and the critical difference does not separate it from "
-                         f"{', '.join(f'`{n}`' for n in near)}")
+            text += ", but Friedman's test finds no difference between the ranks: the order " \
+                    "is not evidence"
+        elif ranked.cd is not None:
+            behind = [loss for loss, a in zip(ranked.losses[1:], ranked.average[1:],
+                                              strict=True) if a - r >= ranked.cd]
+            text += (f"; by the critical difference it ranks ahead of "
+                     f"{', '.join(f'`{n}`' for n in behind)} and is not told apart from the "
+                     f"other {len(ranked.losses) - 1 - len(behind)}" if behind else
+                     "; the critical difference tells it apart from none of the others")
+        sentences.append(text + ".")
     if better:
-        parts.append("better than `" + reference + "` (paired, Holm): " + "; ".join(
-            f"`{loss}` in {', '.join(w)}" for loss, w in better.items()))
+        sentences.append(f"Detectably better than `{reference}` (paired over seeds, Holm): "
+                         + "; ".join(f"`{loss}` in {', '.join(w)}" for loss, w in
+                                     better.items()) + ".")
     else:
-        parts.append(f"no loss is detectably better than `{reference}` in any setting")
+        sentences.append(f"No loss is detectably better than `{reference}` in any setting.")
+    if worse:
+        sentences.append(f"Detectably worse than `{reference}`: " + "; ".join(
+            f"`{loss}` in {', '.join(w)}" for loss, w in worse.items()) + ".")
     never = sorted({c.loss for c in mine} - set(worse) - {reference})
     if never:
-        parts.append(f"never detectably worse than `{reference}`: "
-                     + ", ".join(f"`{n}`" for n in never))
-    return "On this grid, " + "; ".join(parts) + "."
+        sentences.append(f"Never detectably worse than `{reference}`: "
+                         + ", ".join(f"`{n}`" for n in never) + ".")
+    return "On this grid: " + " ".join(sentences)
 
 
 def render(results: pd.DataFrame, meta: dict[str, Any], figures: dict[str, str]) -> str:
@@ -151,9 +158,8 @@ def protocol_text(p: protocol.Protocol, meta: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write(results: pd.DataFrame, meta: dict[str, Any], out: Path, figures: dict[str, str]
-          ) -> str:
-    text = render(results, meta, figures)
-    out.write_text(text)
-    return text
+def figures(folder: Path) -> dict[str, str]:
+    """The rank diagrams present beside the results, by kind."""
+    return {kind: f"ranks_{kind}.png" for kind in TITLES
+            if (folder / f"ranks_{kind}.png").is_file()}
 
