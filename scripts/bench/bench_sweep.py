@@ -36,6 +36,12 @@ COMMANDS = {
     "label_noise-fashion-2ep": ["experiment=label_noise", "task=fashion_mnist",
                                 "trainer.max_epochs=2", "seed=0"],
     "label_noise-fashion": ["experiment=label_noise", "task=fashion_mnist"],
+    # The APL protocol (toy_cnn, SGD with Nesterov, cosine, clipping) at 2 short epochs on
+    # Fashion-MNIST, one noise setting: on the CPU its CNN is over the size rule, so the
+    # population launcher trains the 9 runs one by one and must be no slower than basic.
+    "apl-fashion-2ep": ["experiment=apl_mnist", "task=fashion_mnist", "task.download=false",
+                        "trainer.max_epochs=2", "trainer.limit_train_batches=50",
+                        "apl_noise=sym40", "seed=0"],
     # 3 of the full preset's 60 runs (10 epochs each): the basic launcher's share of it on
     # a GPU, where timing all 60 one after another would take too long.
     "label_noise-fashion-3": ["experiment=label_noise", "task=fashion_mnist", "loss=ce",

@@ -28,12 +28,18 @@ ROOT = Path(__file__).resolve().parents[2]
 ENDED = {str(s) for s in RunStatus if s != RunStatus.RUNNING}
 
 
-def _ended(sweep_dir: Path) -> int:
-    count = 0
+def _trained(sweep_dir: Path) -> float:
+    """Runs' worth of training done in the sweep: each run counts its share of epochs."""
+    done = 0.0
     for path in sweep_dir.glob("*/metrics.json"):
-        with contextlib.suppress(OSError, ValueError):  # being written this moment
-            count += json.loads(path.read_text()).get("status") in ENDED
-    return count
+        with contextlib.suppress(OSError, ValueError, TypeError, ZeroDivisionError):
+            record = json.loads(path.read_text())
+            if record.get("status") in ENDED:
+                done += 1
+            else:
+                epochs = record["hparams"]["trainer.max_epochs"]
+                done += min(record.get("epochs_completed") or 0, epochs) / epochs
+    return done
 
 
 def command(p: Protocol, sweep: Sweep, sweep_dir: Path) -> list[str]:
@@ -55,17 +61,18 @@ class Progress:
         self.done_runs, self.done_units = 0, 0.0
         self.start, self.every = time.monotonic(), every
 
-    def line(self, sweep: Sweep, ended: int) -> str:
+    def line(self, sweep: Sweep, trained: float) -> str:
         elapsed = time.monotonic() - self.start
-        runs_now = self.done_runs + ended
-        units = self.done_units + ended * sweep.weight
-        left = f", about {_minutes(elapsed * (self.units - units) / units)} left" if units else ""
-        return (f"leaderboard: [{runs_now}/{self.total} runs] {sweep.name}: "
-                f"{_minutes(elapsed)} elapsed{left}")
+        units = self.done_units + trained * sweep.weight
+        # Too early an estimate mostly measures start-up; wait for 3 % of the work.
+        left = f", about {_minutes(elapsed * (self.units - units) / units)} left" \
+            if units > 0.03 * self.units else ""
+        return (f"leaderboard: [{self.done_runs + int(trained)}/{self.total} runs] "
+                f"{sweep.name}: {_minutes(elapsed)} elapsed{left}")
 
     def watch(self, sweep: Sweep, sweep_dir: Path, done: threading.Event) -> None:
         while not done.wait(self.every):
-            print(self.line(sweep, _ended(sweep_dir)), flush=True)
+            print(self.line(sweep, _trained(sweep_dir)), flush=True)
 
     def finished(self, p: Protocol, sweep: Sweep) -> None:
         self.done_runs += protocol.runs_in(p, sweep)
@@ -89,32 +96,53 @@ def launch(cmd: list[str], sweep_dir: Path, log: Path) -> None:
 
 
 def run(p: Protocol, runs_dir: Path) -> float:
-    """Every sweep of the protocol (and the published-table models); the wall time in s."""
+    """Every sweep of the protocol (and the published-table models); the wall time in s,
+    summed over sweeps. A sweep that finished in an earlier call on the same runs dir (its
+    `<sweep>.wall` file holds its time) is kept; one cut short resumes its runs."""
     runs_dir.mkdir(parents=True, exist_ok=True)
-    progress, start = Progress(p), time.monotonic()
-    for sweep in p.sweeps:
-        sweep_dir = runs_dir / sweep.name
-        done = threading.Event()
-        watcher = threading.Thread(target=progress.watch, args=(sweep, sweep_dir, done),
-                                   daemon=True)
-        watcher.start()
-        try:
-            launch(command(p, sweep, sweep_dir), sweep_dir, runs_dir / f"{sweep.name}.log")
-        finally:
-            done.set()
-            watcher.join()
-        progress.finished(p, sweep)
-        print(progress.line(sweep, 0), flush=True)
+    progress, wall = Progress(p), 0.0
+    jobs = [(s.name, command(p, s, runs_dir / s.name), s) for s in p.sweeps]
     if p.published:
         for name, model in protocol.PUBLISHED_MODELS.items():
             folder = protocol.published_folder(name)
-            print(f"leaderboard: beside the published {name}: {' '.join(model)}, 10 epochs, "
-                  f"3 seeds ({_minutes(time.monotonic() - start)} elapsed)", flush=True)
-            cmd = [sys.executable, str(ROOT / "train.py"), "-m", *protocol.PUBLISHED_BUDGET,
-                   *model, "trainer.progress_bar=false",
-                   "hydra/launcher=population", f"hydra.sweep.dir={runs_dir / folder}"]
-            launch(cmd, runs_dir / folder, runs_dir / f"{folder}.log")
-    return time.monotonic() - start
+            jobs.append((folder, [sys.executable, str(ROOT / "train.py"), "-m",
+                                  *protocol.PUBLISHED_BUDGET, *model,
+                                  "trainer.progress_bar=false", "hydra/launcher=population",
+                                  f"hydra.sweep.dir={runs_dir / folder}"], None))
+    for name, cmd, sweep in jobs:
+        marker, sweep_dir = runs_dir / f"{name}.wall", runs_dir / name
+        if marker.is_file():
+            wall += float(marker.read_text())
+            print(f"leaderboard: {name}: kept, finished earlier", flush=True)
+        else:
+            if sweep_dir.is_dir():
+                cmd = [*cmd, "trainer.resume=true"]
+            start = time.monotonic()
+            _watched(progress, sweep, sweep_dir, cmd, runs_dir / f"{name}.log")
+            marker.write_text(f"{time.monotonic() - start:.1f}\n")
+            wall += time.monotonic() - start
+        if sweep is not None:
+            progress.finished(p, sweep)
+            print(progress.line(sweep, 0), flush=True)
+        else:
+            print(f"leaderboard: {name} done ({_minutes(time.monotonic() - progress.start)} "
+                  "elapsed)", flush=True)
+    return wall
+
+
+def _watched(progress: Progress, sweep: Sweep | None, sweep_dir: Path, cmd: list[str],
+             log: Path) -> None:
+    done = threading.Event()
+    watcher = threading.Thread(target=progress.watch, args=(sweep, sweep_dir, done),
+                               daemon=True)
+    if sweep is not None:
+        watcher.start()
+    try:
+        launch(cmd, sweep_dir, log)
+    finally:
+        done.set()
+        if sweep is not None:
+            watcher.join()
 
 
 # The compact results file: what the document is generated from, and what
