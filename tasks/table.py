@@ -162,8 +162,10 @@ def infer(table: table_files.Table, kind: str) -> tuple[Kind, list[Any]]:
         require(numeric, "task.kind", kind, f"binary or multiclass: {where} holds text "
                 f"({y[0]!r}), not numbers")
         return "regression", []
-    require(not numeric or whole, "task.kind", kind, f"regression: {where} holds numbers "
-            f"that are not class labels ({next(v for v in y if v % 1)!r})")
+    if numeric and not whole:
+        example = next(v for v in y.astype(np.float64) if v % 1)
+        raise UserError(f"task.kind={kind!r} is not valid: regression: {where} holds numbers "
+                        f"that are not class labels ({example:g})")
     classes = sorted({_plain(v) for v in y}, key=lambda c: (isinstance(c, str), c))
     require(len(classes) >= 2, "task.target", table.target, f"a column with at least 2 "
             f"classes: {where} holds one class only ({classes[0]!r})")
