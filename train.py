@@ -75,6 +75,7 @@ def cli() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:  # the installed plugins' options, before Hydra composes (trainer/plugins.py)
         plugins.install()
+        plugins.custom_loss(sys.argv[1:])  # loss=custom loss.target=module:Class
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -39,6 +39,8 @@ def bad_values(field: Field, key: str, variant: int | None = None) -> list[tuple
     """(what kind of wrong, override text) for one declared key; one wrong type when a
     `variant` picks it, else every wrong type there is."""
     wrong = WRONG_TYPE.get(field.type, [])
+    if field.type is list and field.item is str:
+        wrong = ["5"]  # every item is a string (task.features): only a scalar is wrong
     if variant is not None and wrong:
         wrong = [wrong[variant % len(wrong)]]
     cases = [("wrong type", v) for v in wrong]

@@ -26,21 +26,26 @@ entry point and what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
+import os
+import sys
 import typing
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Annotated, Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from lossbench.errors import UserError
+from lossbench.schema import Text, extended
 
 GROUPS = {"loss": "lossbench.losses", "model": "lossbench.models", "task": "lossbench.tasks"}
 # The keys every task config has (tasks/validation.py, tasks/noise.py, tasks/base.py), with
 # the values the built-in tasks' YAML files give them.
 TASK_DEFAULTS = {"data_seed": "${seed}", "batch_size": 64, "val_fraction": 0.1,
                  "val_clean": False, "label_noise": 0.0, "noise_type": "symmetric"}
+CUSTOM_OPTION = "loss=custom"
 _installed = False
 
 
@@ -94,12 +99,7 @@ def install() -> None:
     for name, (cls, ep) in found("loss").items():
         where = _where(ep)
         _not_builtin("loss", name, losses.LOSSES, where)
-        if not (isinstance(cls, type) and issubclass(cls, losses.Loss)):
-            raise UserError(f"{where}: {cls!r} is not a lossbench.Loss subclass.")
-        if not getattr(cls, "adapters", None):
-            raise UserError(f"{where}: {cls.__name__} declares no `adapters` (the target kinds "
-                            "it accepts and how scores and targets are adapted for each).")
-        keys = keys_of(cls, 1, where)
+        keys = _checked_loss(cls, where)
         losses.LOSSES[name] = cls
         _store(store, "loss", name, losses.schema(name), {k: d for k, _, d in keys})
     for name, (cls, ep) in found("model").items():
@@ -135,6 +135,58 @@ def install() -> None:
             elif field.default_factory is not dataclasses.MISSING:
                 values[key] = field.default_factory()
         _store(store, "task", name, schema, values)
+
+
+def _checked_loss(cls: Any, where: str) -> list[tuple[str, Any, Any]]:
+    """A plugin's or loss=custom's class: a Loss subclass with adapters and annotated keys."""
+    from trainer import losses
+
+    if not (isinstance(cls, type) and issubclass(cls, losses.Loss)):
+        raise UserError(f"{where}: {cls!r} is not a lossbench.Loss subclass.")
+    if not getattr(cls, "adapters", None):
+        raise UserError(f"{where}: {cls.__name__} declares no `adapters` (the target kinds "
+                        "it accepts and how scores and targets are adapted for each).")
+    return keys_of(cls, 1, where)
+
+
+@dataclasses.dataclass
+class CustomTarget:
+    """loss=custom's own key, beside its class's parameters."""
+
+    target: Annotated[str, Text("module:Class, a Loss subclass")] = MISSING
+
+
+def custom_loss(args: list[str]) -> None:
+    """`loss=custom loss.target=module:Class` on the command line: the class, imported from
+    the working directory (or sys.path) and checked as a plugin's loss, is stored as
+    loss=custom before Hydra composes, so its parameters (`loss.eps=2.0`) are typed and
+    refused as every loss's are. One target per command: its schema is the class's."""
+    if CUSTOM_OPTION not in args:
+        return
+    from trainer import losses
+
+    target = next((a.split("=", 1)[1] for a in args if a.startswith("loss.target=")), None)
+    where = f"loss.target={target!r} is not valid"
+    if target is None or ":" not in target:
+        raise UserError(f"loss=custom needs loss.target=module:Class (a lossbench.Loss subclass "
+                        f"in a module importable from the working directory), not {target!r}.")
+    module, _, attribute = target.partition(":")
+    if os.getcwd() not in sys.path:  # `python train.py` puts train.py's folder there, not cwd
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = importlib.import_module(module)
+    except Exception as err:  # any error of the user's module, in one line
+        first = (str(err).splitlines() or [""])[0]
+        raise UserError(f"{where}: module {module} cannot be imported ({type(err).__name__}: "
+                        f"{first}).") from None
+    if not hasattr(found, attribute):
+        raise UserError(f"{where}: module {module} ({found.__file__}) has no {attribute}.")
+    keys = _checked_loss(getattr(found, attribute), where)
+    losses.LOSSES["custom"] = getattr(found, attribute)
+    losses.schema.cache_clear()  # "custom" may have named another class in this process
+    schema = extended(losses.schema("custom"), CustomTarget)
+    _store(ConfigStore.instance(), "loss", "custom", schema,
+           {"target": target, **{k: d for k, _, d in keys}})
 
 
 def _store(store: ConfigStore, group: str, name: str, schema: type, values: dict[str, Any]
