@@ -28,12 +28,17 @@ TASKS = {
     "diabetes": "tasks.sklearn_data:DIABETES",
     "digits": "tasks.digits",
     "fashion_mnist": "tasks.mnist_like:FASHION_MNIST",
+    "image_folder": "tasks.image_folder:IMAGE_FOLDER",
     "mnist": "tasks.mnist_like:MNIST",
     "mnist_binary": "tasks.mnist_binary",
     "regression": "tasks.regression",
     "table": "tasks.table:TABLE",
     "wine": "tasks.sklearn_data:WINE",
 }
+
+# Tasks of the user's own files (a path or folder to give): no data until one is given, so
+# experiment=all's pairs (scripts/gen/pairs.py) leave them out.
+USER_DATA = ("image_folder", "table")
 
 
 def names() -> list[str]:
