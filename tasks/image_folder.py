@@ -56,11 +56,13 @@ class ImageFolder:
 
     def resolved(self, cfg: Any) -> ImageFolder:
         """The folder's classes and files: refused in one line when it has fewer than two."""
-        return _scan(cfg.root)
+        task = _scan(cfg.root)
+        task.check(cfg)  # here too: train.py resolves the task before it claims a run dir
+        return task
 
     def check(self, cfg: Any) -> None:
         if not self.classes:
-            self.resolved(cfg).check(cfg)
+            self.resolved(cfg)
             return
         need = 1 + (2 if cfg.val_fraction > 0 else 1)  # test, and training (+ validation)
         counts = np.bincount([c for _, c in self.files], minlength=len(self.classes))

@@ -77,11 +77,15 @@ class TableTask:
     def resolved(self, cfg: Any) -> TableTask:
         require(cfg.path is not None, "task.path", None, "a .csv, .parquet, .npy or .npz "
                 "file (task=table task.path=<file> task.target=<column>)")
-        return _resolve(_key(cfg))
+        # Checked here, not only in check(): train.py resolves the task before it claims a run
+        # dir, so a file that cannot be split leaves nothing behind either.
+        task = _resolve(_key(cfg))
+        task.check(cfg)
+        return task
 
     def check(self, cfg: Any) -> None:
         if self.KIND is None:
-            self.resolved(cfg).check(cfg)
+            self.resolved(cfg)
             return
         where = f"column {self.train.target!r} of {self.train.path}"
         if self.KIND == "regression":
@@ -95,10 +99,12 @@ class TableTask:
         y = _labels(self.train.y, self.classes, self.train)
         labels, counts = np.unique(y, return_counts=True)
         if counts.min() < need:
+            fewer = cfg.val_fraction > 0 and counts.min() == need - 1  # enough without val
             raise UserError(f"task.path={self.train.path!r} is not valid: class "
                             f"{self.classes[labels[counts.argmin()]]!r} of {where} has "
                             f"{counts.min()} sample(s), and the splits need at least {need} "
-                            "of each class (drop its rows, or set task.val_fraction=0)")
+                            "of each class (drop its rows"
+                            + (", or set task.val_fraction=0)" if fewer else ")"))
         if self.test is None:
             n, k = len(self.train.y), len(self.classes)
             n_test = int(np.ceil(cfg.test_fraction * n))

@@ -168,7 +168,8 @@ ISSUE = [
     (["+trainer.maxepochs=3"], "trainer.maxepochs=3 is not valid: no such key in "
      "trainer=default; did you mean trainer.max_epochs?"),
     (["task=mnist", "task.outlier_fraction=0.2"], "task.outlier_fraction=0.2 is not valid: no "
-     "such key in task=mnist; outlier_fraction is a key of task=diabetes, task=regression."),
+     "such key in task=mnist; outlier_fraction is a key of task=diabetes, task=regression, "
+     "task=table."),
     (["loss=huber", "loss.detla=2"], "loss.detla=2 is not valid: no such key in loss=huber; "
      "did you mean loss.delta?"),
     (["loss=ce", "loss.name=mse"], "loss.name='mse' is not valid: ce, the loss this config "

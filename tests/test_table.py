@@ -121,7 +121,8 @@ def bad_files(tmp: Path) -> list[tuple[list[str], str]]:
         ([f"task.path={nan}"], f"task.path='{nan}' is not valid: column 'a' holds NaN or "
          "infinite values (1 rows, the first is data row 21)"),
         ([f"task.path={rare}"], f"task.path='{rare}' is not valid: class 'c' of column 'label' "
-         f"of {rare} has 1 sample(s), and the splits need at least 3 of each class"),
+         f"of {rare} has 1 sample(s), and the splits need at least 3 of each class (drop its "
+         "rows)"),
         ([f"task.path={one}"], f"task.target='label' is not valid: a column with at least 2 "
          f"classes: column 'label' of {one} holds one class only ('a')."),
         ([f"task.path={reg}", "task.kind=multiclass"], "task.kind='multiclass' is not valid: "

@@ -6,7 +6,8 @@ An installed package that declares, in its pyproject.toml,
     poly1 = "mypkg.losses:Poly1"
 
 makes `loss=poly1` work in every command, as `lossbench.models` and `lossbench.tasks` do for
-`model=` and `task=`. What each needs (docs/extending.md):
+`model=` and `task=`; `lossbench.configs` names a package of YAML config groups (its
+`experiment/x.yaml` is `experiment=x`). What each needs (docs/extending.md):
 
 - a loss: a `lossbench.Loss` subclass; its keyword arguments after `kind` are its config
   keys, each annotated (the annotation is the key's schema, as for the built-ins);
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import inspect
 import os
 import sys
@@ -41,6 +43,7 @@ from lossbench.errors import UserError
 from lossbench.schema import Text, extended
 
 GROUPS = {"loss": "lossbench.losses", "model": "lossbench.models", "task": "lossbench.tasks"}
+CONFIGS = "lossbench.configs"  # a package of YAML config groups (hydra_plugins/lossbench)
 # The keys every task config has (tasks/validation.py, tasks/noise.py, tasks/base.py), with
 # the values the built-in tasks' YAML files give them.
 TASK_DEFAULTS = {"data_seed": "${seed}", "batch_size": 64, "val_fraction": 0.1,
@@ -117,6 +120,8 @@ def install() -> None:
         models.MODELS[name] = _model_builder(cls, [k for k, _, _ in keys])
         models.SCHEMAS[name] = schema
         _store(store, "model", name, schema, {k: d for k, _, d in keys})
+    for ep in entry_points(group=CONFIGS):
+        _config_package(ep)
     for name, (task, ep) in found("task").items():
         where = _where(ep)
         _not_builtin("task", name, tasks.TASKS, where)
@@ -135,6 +140,19 @@ def install() -> None:
             elif field.default_factory is not dataclasses.MISSING:
                 values[key] = field.default_factory()
         _store(store, "task", name, schema, values)
+
+
+def _config_package(ep: EntryPoint) -> None:
+    """A `lossbench.configs` entry point names a package of YAML config groups, which
+    hydra_plugins/lossbench/config_dirs.py adds to Hydra's search path."""
+    try:
+        spec = importlib.util.find_spec(ep.value)
+    except Exception:  # a parent package that fails to import: reported as not found
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"{_where(ep)}: {ep.value} is not an importable package; name the "
+                        "package (a folder with __init__.py) whose sub-folders are config "
+                        "groups, e.g. mypkg.configs holding experiment/my_sweep.yaml.")
 
 
 def _checked_loss(cls: Any, where: str) -> list[tuple[str, Any, Any]]:
