@@ -83,6 +83,18 @@ def test_a_separate_test_file_and_npy_npz(make_cfg, tmp_path):
     assert (npz.KIND, npz.train.features) == ("multiclass", ["x[0]", "x[1]"])
 
 
+def test_a_parquet_file(make_cfg, tmp_path):
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    frame = pd.read_csv(classes_csv(tmp_path / "b.csv", ["no", "yes"] * 20))
+    frame.to_parquet(tmp_path / "b.parquet")
+    task = TABLE.resolved(make_cfg("task=table", f"task.path={tmp_path}/b.parquet",
+                                   "task.target=label").task)
+    assert (task.KIND, task.classes, task.train.features) == ("binary", ["no", "yes"],
+                                                              ["a", "b"])
+
+
 def test_dropna_drops_the_rows_and_says_how_many(make_cfg, tmp_path, caplog):
     path = write_csv(tmp_path / "n.csv", "a,y", [f"{i},{i * 0.5}" for i in range(20)]
                      + ["nan,1.5", "inf,2.5"])
