@@ -106,8 +106,13 @@ def test_dropna_drops_the_rows_and_says_how_many(make_cfg, tmp_path, caplog):
 
 def test_a_file_larger_than_memory_is_refused_before_reading(monkeypatch, tmp_path):
     path = regression_csv(tmp_path / "r.csv")
+    import pandas as pd
+
+    def parsed(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read before its size was checked")
+
     monkeypatch.setattr(memory, "total_bytes", lambda device=None: 1000)
-    monkeypatch.setattr(np, "loadtxt", None)  # nothing may be parsed
+    monkeypatch.setattr(pd, "read_csv", parsed)
     with pytest.raises(UserError, match=r"^task.path='.*r.csv' is not valid: reading its "
                        r".* would need about .*, more than the 1 KB of memory"):
         table_files.read(path, "price", None, False)
@@ -139,6 +144,8 @@ def bad_files(tmp: Path) -> list[tuple[list[str], str]]:
          f"classes: column 'label' of {one} holds one class only ('a')."),
         ([f"task.path={reg}", "task.kind=multiclass"], "task.kind='multiclass' is not valid: "
          f"regression: column 'price' of {reg} holds numbers that are not class labels"),
+        ([f"task.path={reg}", "task.label_noise=0.2"], "task.label_noise=0.2 is not valid: 0 "
+         f"for the regression target column 'price' of {reg}"),
     ]
 
 
