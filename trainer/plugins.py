@@ -27,20 +27,16 @@ entry point and what is wrong.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import importlib.util
 import inspect
-import os
-import sys
 import typing
 from importlib.metadata import EntryPoint, entry_points
-from typing import Annotated, Any
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from lossbench.errors import UserError
-from lossbench.schema import Text, extended
 
 GROUPS = {"loss": "lossbench.losses", "model": "lossbench.models", "task": "lossbench.tasks"}
 CONFIGS = "lossbench.configs"  # a package of YAML config groups (hydra_plugins/lossbench)
@@ -48,7 +44,6 @@ CONFIGS = "lossbench.configs"  # a package of YAML config groups (hydra_plugins/
 # the values the built-in tasks' YAML files give them.
 TASK_DEFAULTS = {"data_seed": "${seed}", "batch_size": 64, "val_fraction": 0.1,
                  "val_clean": False, "label_noise": 0.0, "noise_type": "symmetric"}
-CUSTOM_OPTION = "loss=custom"
 _installed = False
 
 
@@ -102,9 +97,9 @@ def install() -> None:
     for name, (cls, ep) in found("loss").items():
         where = _where(ep)
         _not_builtin("loss", name, losses.LOSSES, where)
-        keys = _checked_loss(cls, where)
+        keys = checked_loss(cls, where)
         losses.LOSSES[name] = cls
-        _store(store, "loss", name, losses.schema(name), {k: d for k, _, d in keys})
+        store_option(store, "loss", name, losses.schema(name), {k: d for k, _, d in keys})
     for name, (cls, ep) in found("model").items():
         where = _where(ep)
         _not_builtin("model", name, models.MODELS, where)
@@ -119,7 +114,7 @@ def install() -> None:
                                                                  for k, t, _ in keys)])
         models.MODELS[name] = _model_builder(cls, [k for k, _, _ in keys])
         models.SCHEMAS[name] = schema
-        _store(store, "model", name, schema, {k: d for k, _, d in keys})
+        store_option(store, "model", name, schema, {k: d for k, _, d in keys})
     for ep in entry_points(group=CONFIGS):
         _config_package(ep)
     for name, (task, ep) in found("task").items():
@@ -139,7 +134,7 @@ def install() -> None:
                 values[key] = field.default
             elif field.default_factory is not dataclasses.MISSING:
                 values[key] = field.default_factory()
-        _store(store, "task", name, schema, values)
+        store_option(store, "task", name, schema, values)
 
 
 def _config_package(ep: EntryPoint) -> None:
@@ -155,7 +150,7 @@ def _config_package(ep: EntryPoint) -> None:
                         "groups, e.g. mypkg.configs holding experiment/my_sweep.yaml.")
 
 
-def _checked_loss(cls: Any, where: str) -> list[tuple[str, Any, Any]]:
+def checked_loss(cls: Any, where: str) -> list[tuple[str, Any, Any]]:
     """A plugin's or loss=custom's class: a Loss subclass with adapters and annotated keys."""
     from trainer import losses
 
@@ -167,47 +162,7 @@ def _checked_loss(cls: Any, where: str) -> list[tuple[str, Any, Any]]:
     return keys_of(cls, 1, where)
 
 
-@dataclasses.dataclass
-class CustomTarget:
-    """loss=custom's own key, beside its class's parameters."""
-
-    target: Annotated[str, Text("module:Class, a Loss subclass")] = MISSING
-
-
-def custom_loss(args: list[str]) -> None:
-    """`loss=custom loss.target=module:Class` on the command line: the class, imported from
-    the working directory (or sys.path) and checked as a plugin's loss, is stored as
-    loss=custom before Hydra composes, so its parameters (`loss.eps=2.0`) are typed and
-    refused as every loss's are. One target per command: its schema is the class's."""
-    if CUSTOM_OPTION not in args:
-        return
-    from trainer import losses
-
-    target = next((a.split("=", 1)[1] for a in args if a.startswith("loss.target=")), None)
-    where = f"loss.target={target!r} is not valid"
-    if target is None or ":" not in target:
-        raise UserError(f"loss=custom needs loss.target=module:Class (a lossbench.Loss subclass "
-                        f"in a module importable from the working directory), not {target!r}.")
-    module, _, attribute = target.partition(":")
-    if os.getcwd() not in sys.path:  # `python train.py` puts train.py's folder there, not cwd
-        sys.path.insert(0, os.getcwd())
-    try:
-        found = importlib.import_module(module)
-    except Exception as err:  # any error of the user's module, in one line
-        first = (str(err).splitlines() or [""])[0]
-        raise UserError(f"{where}: module {module} cannot be imported ({type(err).__name__}: "
-                        f"{first}).") from None
-    if not hasattr(found, attribute):
-        raise UserError(f"{where}: module {module} ({found.__file__}) has no {attribute}.")
-    keys = _checked_loss(getattr(found, attribute), where)
-    losses.LOSSES["custom"] = getattr(found, attribute)
-    losses.schema.cache_clear()  # "custom" may have named another class in this process
-    schema = extended(losses.schema("custom"), CustomTarget)
-    _store(ConfigStore.instance(), "loss", "custom", schema,
-           {"target": target, **{k: d for k, _, d in keys}})
-
-
-def _store(store: ConfigStore, group: str, name: str, schema: type, values: dict[str, Any]
+def store_option(store: ConfigStore, group: str, name: str, schema: type, values: dict[str, Any]
            ) -> None:
     """The option's schema, as the built-ins' YAML files name it (`schema/<group>/<name>`),
     and the option itself, generated from its defaults: `<group>=<name>` composes."""
