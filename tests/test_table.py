@@ -4,12 +4,15 @@ target, and every bad file refused in one line naming the file and the column.""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import train_cli
+from conftest import ROOT, train_cli
 
 import tasks
 from lossbench import memory
@@ -162,7 +165,7 @@ def test_each_bad_file_ends_in_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.parametrize("extra", [["loss=mse"], ["-m", "hydra/launcher=population",
-                                                  "loss=mse,huber"]],
+                                                  "loss=mse,huber", "seed=0,1"]],
                          ids=["single", "population"])
 def test_train_py_runs_a_table_and_reports_in_the_targets_units(tmp_path, extra):
     path = regression_csv(tmp_path / "r.csv")
@@ -171,8 +174,15 @@ def test_train_py_runs_a_table_and_reports_in_the_targets_units(tmp_path, extra)
                        f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep")
     assert result.returncode == 0, result.stderr
     records = [json.loads(p.read_text()) for p in tmp_path.rglob("metrics.json")]
-    assert len(records) == (2 if "-m" in extra else 1)
+    assert len(records) == (4 if "-m" in extra else 1)
     for record in records:
         assert record["status"] == "ok" and record["task"] == "table"
         assert record["final"]["test/mse"] > 50  # price's units: its std is about 36
         assert torch.isfinite(torch.tensor(record["final"]["val/mse"]))
+    if "-m" in extra:  # the report pairs huber with mse, the regression reference
+        done = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"),
+                               str(tmp_path / "sweep")], capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr
+        assert "| table | huber | mse | 2 |" in (tmp_path / "sweep" / "report" /
+                                              "summary.md").read_text()
