@@ -18,7 +18,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from lossbench.errors import UserError
-from trainer import plugins, schemas
+from trainer import custom_loss, plugins, schemas
 
 # configs/hydra/launcher/submitit_*.yaml share the plugin's config names on purpose:
 # users type hydra/launcher=submitit_slurm, and Hydra checks our keys against the
@@ -75,6 +75,7 @@ def cli() -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:  # the installed plugins' options, before Hydra composes (trainer/plugins.py)
         plugins.install()
+        custom_loss.install(sys.argv[1:])  # loss=custom loss.target=module:Class
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

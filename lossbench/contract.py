@@ -50,6 +50,9 @@ class TaskData:
     # The `info` key holding the realised share of corrupted training samples
     # ("label_noise", "outlier_fraction"), recomputed when the split moves samples.
     corruption: str | None = None
+    # Regression targets were divided by this (task=table standardises them): metrics are
+    # scaled back by it, so mse and mae are in the targets' own units (the loss is not).
+    target_scale: float = 1.0
 
     def to(self, device: torch.device) -> TaskData:
         """The same data on `device`: copied once, from pinned memory when it crosses to a GPU."""
@@ -75,12 +78,15 @@ class Task(Protocol):
     each other) before any data is read; `build` returns the data on the CPU.
     """
 
-    KIND: Kind
+    KIND: Kind | None  # None: known from the config only (`resolved`, as task=table)
     N_OUTPUTS: int
     METRICS: tuple[str, ...]  # names in lossbench.metrics; reported as test/<name> and
     #                           val/<name>; the first is the task's main metric
     Config: type  # a dataclass; tasks.get adds the label-noise and validation-split keys
 
     def check(self, cfg: Any) -> None: ...
+
+    # Optional, for a task whose KIND is None: `resolved(cfg) -> Task`, the task this config
+    # describes (tasks.get(name, cfg) calls it); UserError for data it cannot use.
 
     def build(self, cfg: Any) -> TaskData: ...

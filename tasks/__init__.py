@@ -7,7 +7,8 @@ data on the CPU from `build(cfg)`. Every
 classification task also takes label noise (`task.label_noise`,
 `task.noise_type`), and every task a validation split (`task.val_fraction`,
 `task.val_clean`): `get` adds both (tasks/noise.py, tasks/validation.py), so no
-task flips labels or holds data out itself. METRICS' first is the main metric.
+task flips labels or holds data out itself. METRICS' first is the main metric. A task
+may leave KIND None and answer `resolved(cfg)` with the task its config describes.
 """
 
 from __future__ import annotations
@@ -27,22 +28,34 @@ TASKS = {
     "diabetes": "tasks.sklearn_data:DIABETES",
     "digits": "tasks.digits",
     "fashion_mnist": "tasks.mnist_like:FASHION_MNIST",
+    "image_folder": "tasks.image_folder:IMAGE_FOLDER",
     "mnist": "tasks.mnist_like:MNIST",
     "mnist_binary": "tasks.mnist_binary",
     "regression": "tasks.regression",
+    "table": "tasks.table:TABLE",
     "wine": "tasks.sklearn_data:WINE",
 }
+
+# Tasks of the user's own files (a path or folder to give): no data until one is given, so
+# experiment=all's pairs (scripts/gen/pairs.py) leave them out.
+USER_DATA = ("image_folder", "table")
 
 
 def names() -> list[str]:
     return sorted(TASKS)
 
 
-def get(name: str) -> Task:
+def get(name: str, cfg: Any = None) -> Task:
+    """The task by its name; given its config (`cfg.task`), the task that config describes:
+    a task whose KIND is None until its data is seen (task=table reads it from its file)
+    answers `resolved(cfg)`, and everything that asks for KIND, N_OUTPUTS or METRICS of a
+    run passes the config, so none of them needs to know which tasks do that."""
     module, _, attribute = lookup("task", TASKS, name).partition(":")
     task = importlib.import_module(module)
     if attribute:
         task = getattr(task, attribute)
+    if cfg is not None and hasattr(task, "resolved"):
+        task = task.resolved(cfg)
     from tasks import noise, validation
 
     if task.KIND != "regression":

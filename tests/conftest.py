@@ -82,8 +82,10 @@ def make_cfg(data_dir: Path) -> Callable[..., DictConfig]:
     def make(*overrides: str) -> DictConfig:
         base = ["trainer.max_epochs=2", "trainer.device=cpu", "trainer.progress_bar=false"]
         task = next((o.split("=", 1)[1] for o in overrides if o.startswith("task=")), "regression")
-        # scikit-learn's bundled data sets have no files to point at.
-        extra = {"regression": TINY_REGRESSION, **{t: [] for t in BUNDLED}}.get(
+        # scikit-learn's bundled data sets have no files to point at; table and image_folder
+        # take theirs in the overrides (task.path, task.root).
+        extra = {"regression": TINY_REGRESSION,
+                 **{t: [] for t in (*BUNDLED, "table", "image_folder")}}.get(
             task, [f"task.data_dir={data_dir}"])
         return compose_cfg(*base, *extra, *overrides)
 

@@ -73,7 +73,7 @@ def test_packages_imported_directly_are_declared():
                      "omegaconf": "omegaconf", "numpy": "numpy", "yaml": "pyyaml",
                      "scipy": "scipy", "sklearn": "scikit-learn", "tensorboard": "tensorboard",
                      "tbparse": "tbparse", "pandas": "pandas", "matplotlib": "matplotlib",
-                     "tqdm": "tqdm"}
+                     "tqdm": "tqdm", "PIL": "pillow"}
     for module in imported & set(distributions):
         assert distributions[module] in declared, f"{module} is imported but not declared"
 

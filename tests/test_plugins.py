@@ -79,6 +79,9 @@ class Sq(Loss):
      "is not an nn.Module subclass taking (input_shape, n_outputs, **keys)."),
     ("[lossbench.tasks]\nhalf = half_mod:HALF\n", {"half_mod": "HALF = object()\n"},
      "does not follow lossbench.Task: it lacks KIND, N_OUTPUTS, METRICS, Config, build."),
+    ("[lossbench.configs]\nconfs = no_such_pkg\n", {},
+     "entry point lossbench.configs confs = no_such_pkg: no_such_pkg is not an importable "
+     "package"),
 ])
 def test_a_broken_plugin_is_one_line_and_exit_2(tmp_path, entry_points, modules, message):
     fake_plugin(tmp_path / "site", "fakepkg", entry_points, modules)
@@ -151,3 +154,17 @@ def test_the_example_model_and_loss_on_a_real_table_and_the_report(tmp_path):
                              str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert report.returncode == 0, report.stderr
     assert "| poly1 |" in report.stdout and "6 runs: 6 ok" in report.stdout
+
+
+def test_a_plugins_config_folder_adds_options_to_hydras_search_path(tmp_path):
+    site = tmp_path / "site"
+    fake_plugin(site, "fakepkg", "[lossbench.configs]\nmine = my_confs\n", {})
+    (site / "my_confs" / "experiment").mkdir(parents=True)
+    (site / "my_confs" / "__init__.py").write_text("")
+    (site / "my_confs" / "experiment" / "short.yaml").write_text(
+        "# @package _global_\ntrainer:\n  max_epochs: 1\ntask:\n  n_train: 256\n")
+    done = train_cli("experiment=short", f"hydra.run.dir={tmp_path / 'run'}",
+                     env={**os.environ, "PYTHONPATH": str(site)})
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["status"] == "ok" and record["epochs_completed"] == 1

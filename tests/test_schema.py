@@ -39,6 +39,8 @@ def bad_values(field: Field, key: str, variant: int | None = None) -> list[tuple
     """(what kind of wrong, override text) for one declared key; one wrong type when a
     `variant` picks it, else every wrong type there is."""
     wrong = WRONG_TYPE.get(field.type, [])
+    if field.type is list and field.item is str:
+        wrong = ["5"]  # every item is a string (task.features): only a scalar is wrong
     if variant is not None and wrong:
         wrong = [wrong[variant % len(wrong)]]
     cases = [("wrong type", v) for v in wrong]
@@ -166,7 +168,8 @@ ISSUE = [
     (["+trainer.maxepochs=3"], "trainer.maxepochs=3 is not valid: no such key in "
      "trainer=default; did you mean trainer.max_epochs?"),
     (["task=mnist", "task.outlier_fraction=0.2"], "task.outlier_fraction=0.2 is not valid: no "
-     "such key in task=mnist; outlier_fraction is a key of task=diabetes, task=regression."),
+     "such key in task=mnist; outlier_fraction is a key of task=diabetes, task=regression, "
+     "task=table."),
     (["loss=huber", "loss.detla=2"], "loss.detla=2 is not valid: no such key in loss=huber; "
      "did you mean loss.delta?"),
     (["loss=ce", "loss.name=mse"], "loss.name='mse' is not valid: ce, the loss this config "

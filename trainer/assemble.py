@@ -48,7 +48,7 @@ def check_all(cfg: DictConfig) -> Checked:
     """Every value, the pair and the device; UserError (Misfit for a pair that does not fit)."""
     schemas.check(cfg)  # every key and value, before even the record is made of them
     record = results.new_record(cfg)
-    task = tasks.get(cfg.task.name)
+    task = tasks.get(cfg.task.name, cfg.task)
     if reason := misfit(cfg, task):
         raise Misfit(reason)
     device = pick_device(cfg.trainer.device)

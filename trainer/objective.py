@@ -42,7 +42,9 @@ def check(cfg: DictConfig) -> None:
     if cfg.task.name not in tasks.names():
         return  # run() reports the unknown task itself
     with_val = cfg.task.get("val_fraction", 0) != 0
-    allowed = metric_names(tasks.get(cfg.task.name).METRICS, with_val)
+    # The task its config describes: task=table's metrics follow its file's targets, and a
+    # file it cannot use is refused here, before any run dir is claimed.
+    allowed = metric_names(tasks.get(cfg.task.name, cfg.task).METRICS, with_val)
     if metric.startswith("val/") and not with_val:
         raise UserError(f"objective.metric={metric!r} needs a validation split, but "
                         f"task.val_fraction={cfg.task.val_fraction}; choose one of "
@@ -57,12 +59,17 @@ def metric_names(task_metrics: tuple[str, ...], with_val: bool = False) -> list[
     return [*(f"{s}/{m}" for s in splits for m in (*task_metrics, "loss")), "train/loss_epoch"]
 
 
-def default_metric(task_name: str, val_fraction: Any) -> str:
-    """`val/<the task's first metric>`, or `test/…` without a validation split."""
+def default_metric(task_name: str, val_fraction: Any, _root_: Any = None) -> str:
+    """`val/<the task's first metric>`, or `test/…` without a validation split. OmegaConf
+    passes the whole config as `_root_`: task=table's metric depends on its file."""
     if task_name not in tasks.names():
         return "test/loss"  # run() reports the unknown task itself
     split = "test" if val_fraction in (0, 0.0, "0") else "val"
-    return f"{split}/{tasks.get(task_name).METRICS[0]}"
+    try:
+        task = tasks.get(task_name, None if _root_ is None else _root_.task)
+    except UserError:  # a resolver's error would lose its line: the checks report it
+        task = tasks.get(task_name)
+    return f"{split}/{(*task.METRICS, 'loss')[0]}"
 
 
 def value(cfg: DictConfig, record: dict[str, Any] | None) -> float:

@@ -6,7 +6,8 @@ An installed package that declares, in its pyproject.toml,
     poly1 = "mypkg.losses:Poly1"
 
 makes `loss=poly1` work in every command, as `lossbench.models` and `lossbench.tasks` do for
-`model=` and `task=`. What each needs (docs/extending.md):
+`model=` and `task=`; `lossbench.configs` names a package of YAML config groups (its
+`experiment/x.yaml` is `experiment=x`). What each needs (docs/extending.md):
 
 - a loss: a `lossbench.Loss` subclass; its keyword arguments after `kind` are its config
   keys, each annotated (the annotation is the key's schema, as for the built-ins);
@@ -26,6 +27,7 @@ entry point and what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import inspect
 import typing
 from importlib.metadata import EntryPoint, entry_points
@@ -37,6 +39,7 @@ from omegaconf import MISSING
 from lossbench.errors import UserError
 
 GROUPS = {"loss": "lossbench.losses", "model": "lossbench.models", "task": "lossbench.tasks"}
+CONFIGS = "lossbench.configs"  # a package of YAML config groups (hydra_plugins/lossbench)
 # The keys every task config has (tasks/validation.py, tasks/noise.py, tasks/base.py), with
 # the values the built-in tasks' YAML files give them.
 TASK_DEFAULTS = {"data_seed": "${seed}", "batch_size": 64, "val_fraction": 0.1,
@@ -94,14 +97,9 @@ def install() -> None:
     for name, (cls, ep) in found("loss").items():
         where = _where(ep)
         _not_builtin("loss", name, losses.LOSSES, where)
-        if not (isinstance(cls, type) and issubclass(cls, losses.Loss)):
-            raise UserError(f"{where}: {cls!r} is not a lossbench.Loss subclass.")
-        if not getattr(cls, "adapters", None):
-            raise UserError(f"{where}: {cls.__name__} declares no `adapters` (the target kinds "
-                            "it accepts and how scores and targets are adapted for each).")
-        keys = keys_of(cls, 1, where)
+        keys = checked_loss(cls, where)
         losses.LOSSES[name] = cls
-        _store(store, "loss", name, losses.schema(name), {k: d for k, _, d in keys})
+        store_option(store, "loss", name, losses.schema(name), {k: d for k, _, d in keys})
     for name, (cls, ep) in found("model").items():
         where = _where(ep)
         _not_builtin("model", name, models.MODELS, where)
@@ -116,7 +114,9 @@ def install() -> None:
                                                                  for k, t, _ in keys)])
         models.MODELS[name] = _model_builder(cls, [k for k, _, _ in keys])
         models.SCHEMAS[name] = schema
-        _store(store, "model", name, schema, {k: d for k, _, d in keys})
+        store_option(store, "model", name, schema, {k: d for k, _, d in keys})
+    for ep in entry_points(group=CONFIGS):
+        _config_package(ep)
     for name, (task, ep) in found("task").items():
         where = _where(ep)
         _not_builtin("task", name, tasks.TASKS, where)
@@ -134,10 +134,35 @@ def install() -> None:
                 values[key] = field.default
             elif field.default_factory is not dataclasses.MISSING:
                 values[key] = field.default_factory()
-        _store(store, "task", name, schema, values)
+        store_option(store, "task", name, schema, values)
 
 
-def _store(store: ConfigStore, group: str, name: str, schema: type, values: dict[str, Any]
+def _config_package(ep: EntryPoint) -> None:
+    """A `lossbench.configs` entry point names a package of YAML config groups, which
+    hydra_plugins/lossbench/config_dirs.py adds to Hydra's search path."""
+    try:
+        spec = importlib.util.find_spec(ep.value)
+    except Exception:  # a parent package that fails to import: reported as not found
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"{_where(ep)}: {ep.value} is not an importable package; name the "
+                        "package (a folder with __init__.py) whose sub-folders are config "
+                        "groups, e.g. mypkg.configs holding experiment/my_sweep.yaml.")
+
+
+def checked_loss(cls: Any, where: str) -> list[tuple[str, Any, Any]]:
+    """A plugin's or loss=custom's class: a Loss subclass with adapters and annotated keys."""
+    from trainer import losses
+
+    if not (isinstance(cls, type) and issubclass(cls, losses.Loss)):
+        raise UserError(f"{where}: {cls!r} is not a lossbench.Loss subclass.")
+    if not getattr(cls, "adapters", None):
+        raise UserError(f"{where}: {cls.__name__} declares no `adapters` (the target kinds "
+                        "it accepts and how scores and targets are adapted for each).")
+    return keys_of(cls, 1, where)
+
+
+def store_option(store: ConfigStore, group: str, name: str, schema: type, values: dict[str, Any]
            ) -> None:
     """The option's schema, as the built-ins' YAML files name it (`schema/<group>/<name>`),
     and the option itself, generated from its defaults: `<group>=<name>` composes."""

@@ -108,7 +108,7 @@ def option_values(group: str, name: str) -> dict[str, Any]:
 def check(cfg: DictConfig) -> None:
     """Every key declared, every value allowed, and what ties keys together; else UserError."""
     checking.validate(cfg, groups())
-    task = tasks.get(cfg.task.name)
+    task = tasks.get(cfg.task.name, cfg.task)
     if hasattr(task, "check"):
         task.check(cfg.task)
     schedulers.check_run(cfg)

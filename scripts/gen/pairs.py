@@ -28,7 +28,8 @@ defaults:
 
 def wanted() -> dict[str, str]:
     return {f"{t}-{loss}.yaml": TEMPLATE.format(task=t, loss=loss)
-            for t in tasks.names() for loss in losses.valid_for(tasks.get(t).KIND)}
+            for t in tasks.names() if t not in tasks.USER_DATA
+            for loss in losses.valid_for(tasks.get(t).KIND)}
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ table of many comparisons does not find differences by chance alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -24,12 +25,21 @@ REFERENCE = {"multiclass": "ce", "binary": "bce_logits", "regression": "mse"}
 MEASURES = ("selected", "final")
 
 
-def default_reference(task: str) -> str | None:
+def default_reference(task: str, reported: Iterable[str] = ()) -> str | None:
+    """The reference for the task's kind. A task whose kind is its data's (task=table: KIND
+    None) is known by what its runs `reported`: test/mse for regression, test/auc for
+    binary, accuracy alone for multiclass (tasks/table.py's METRICS)."""
     import tasks
 
     if task not in tasks.names():
         return None
-    return REFERENCE.get(tasks.get(task).KIND)
+    kind = tasks.get(task).KIND
+    if kind is None:
+        from tasks.table import METRICS
+
+        shown = {c.rpartition("test/")[2] for c in reported if "test/" in c}
+        kind = next((k for k, names in METRICS.items() if set(names) <= shown), None)
+    return REFERENCE.get(kind)
 
 
 def measure_for(table: pd.DataFrame, metric: str, wanted: str) -> str:
@@ -53,7 +63,8 @@ def compare(runs: Runs, summaries: list[TaskSummary], dims: list[str],
         ok = runs.table[(runs.table.task == s.task) & (runs.table.status == OK)]
         if s.metric is None or ok.empty:
             continue
-        ref = reference or default_reference(s.task)
+        ref = reference or default_reference(
+            s.task, [c for c in ok.columns if ok[c].notna().any()])
         if ref is None or ref not in set(ok.loss):
             notes.append(f"{s.task}: no finished runs of the reference loss "
                          f"`{ref}`, so no comparisons (choose one with --reference).")

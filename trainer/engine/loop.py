@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from lossbench.metrics import in_units
 from lossbench.status import RunStatus
 from trainer import determinism, rng, schedulers
 from trainer.diagnostics import OutputGradients
@@ -223,13 +224,13 @@ class Population:
                 self.writer.wait(member)  # its last epoch on disk (raising what that raised)
                 with member.logs():
                     if together is not None:
-                        entry.update(together[i])
+                        scored = together[i]
                     else:  # one by one, so that one member's error is its own
-                        entry.update(scores(test[i], own.data.y_test, own.loss_fn,
-                                            self.metrics))
+                        scored = scores(test[i], own.data.y_test, own.loss_fn, self.metrics)
                         if val is not None:
-                            entry.update(scores(val[i], own.data.y_val, own.loss_fn,
-                                                self.metrics, split="val"))
+                            scored.update(scores(val[i], own.data.y_val, own.loss_fn,
+                                                 self.metrics, split="val"))
+                    entry.update(in_units(scored, own.data.target_scale))
                     if not finite[i]:
                         ended.append(i)
                         self._finish(member, Outcome(RunStatus.DIVERGED, "a model parameter "

@@ -88,7 +88,13 @@ def schema(name: str) -> type:
 def build(cfg: dict, kind: Kind) -> Loss:
     """`cfg` is the loss config: its `name` and the criterion's parameters."""
     check(cfg)
-    return lookup(cfg["name"])(kind, **{k: v for k, v in cfg.items() if k != "name"})
+    return lookup(cfg["name"])(kind, **{k: v for k, v in cfg.items() if k not in _own(cfg)})
+
+
+def _own(cfg: dict) -> tuple[str, ...]:
+    """The config's keys that are not the class's parameters: loss=custom's `target` names
+    its class (trainer/plugins.py)."""
+    return ("name", "target") if cfg["name"] == "custom" else ("name",)
 
 
 def check(cfg: dict) -> None:
@@ -100,6 +106,8 @@ def check(cfg: dict) -> None:
     name = cfg["name"]
     known = fields_of(schema(name))
     for key, value in cfg.items():
+        if key not in known and key in _own(cfg):
+            continue
         if key not in known:
             params = [k for k in known if k != "name"]
             raise UserError(f"loss.{key} is not a parameter of loss={name}; its parameters: "
