@@ -23,6 +23,28 @@ CONFIGS = ROOT / "configs"
 schemas.register()  # as train.py does: the YAML files name their schemas
 
 
+# The project's Python packages; tests/test_packaging.py imports every module of them.
+ROOMS = ("lossbench", "trainer", "tasks", "hydra_plugins", "scripts")
+
+
+def module_path(module: str) -> Path:
+    """The file of a dotted module name under ROOT (a package's is its __init__.py)."""
+    path = ROOT.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def _modules() -> list[str]:
+    found = []
+    for room in ROOMS:
+        for path in sorted((ROOT / room).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return found
+
+
+MODULES = _modules()
+
+
 def compose_cfg(*overrides: str, hydra: bool = False) -> DictConfig:
     """Compose configs/ as train.py does; what Hydra refuses becomes train.py's UserError."""
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
@@ -110,7 +132,11 @@ SLOW_S = 2.0
 DURATIONS = json.loads((Path(__file__).parent / "durations.json").read_text())
 
 
+# Kept in the fast tier whatever it took: it is how that tier touches every module.
+ALWAYS_FAST = {"tests/test_packaging.py::test_every_module_imports"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if DURATIONS.get(item.nodeid, 0.0) >= SLOW_S:
+        if DURATIONS.get(item.nodeid, 0.0) >= SLOW_S and item.nodeid not in ALWAYS_FAST:
             item.add_marker(pytest.mark.slow)
