@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CONFIGS, train_cli
-from hydra import compose, initialize_config_dir
+from conftest import CONFIGS, compose_cfg, train_cli
 
 from trainer import losses
 
@@ -15,9 +14,7 @@ APL_NOISE = "clean,sym20,sym40,sym60,sym80,asym10,asym20,asym30,asym40"
 
 
 def composed(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("train", overrides=["experiment=apl_mnist", *overrides],
-                       return_hydra_config=True)
+    return compose_cfg("experiment=apl_mnist", *overrides, hydra=True)
 
 
 def test_preset_holds_apl_grid_and_protocol():

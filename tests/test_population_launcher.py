@@ -18,9 +18,14 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import CONFIGS, ROOT, TINY_REGRESSION, compose_cfg, train_cli
-from hydra import initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from conftest import (
+    QUICK_REGRESSION,
+    ROOT,
+    TINY_REGRESSION,
+    compose_cfg,
+    config_loader,
+    train_cli,
+)
 from hydra.types import RunMode
 from numerics import assert_same_metrics
 from omegaconf import OmegaConf
@@ -30,7 +35,7 @@ from trainer.population.compose import SharedCompositions
 from trainer.rundir import results
 
 POPULATION = ["hydra/launcher=population"]
-QUICK = ["trainer.max_epochs=2", "trainer.device=cpu", *TINY_REGRESSION]
+QUICK = [*QUICK_REGRESSION, "trainer.max_epochs=2"]
 SWEEP = ["-m", "task=regression", "loss=l1,mse,ce", "seed=0,1", "task.outlier_fraction=0,0.2",
          "trainer.log_every_n_steps=2", *QUICK]
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.sort_values")
@@ -312,8 +317,7 @@ def test_on_cuda_a_population_sweep_matches_the_basic_launchers(tmp_path):
 ])
 def test_shared_compositions_equal_hydras_own(overrides):
     """The launcher's shortcut gives each job exactly the config Hydra composes for it."""
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        loader = GlobalHydra.instance().config_loader()
+    with config_loader() as loader:
         master = loader.load_configuration("train", ["hydra.sweep.dir=/tmp/x"],
                                            RunMode.MULTIRUN)
         shared = SharedCompositions(loader)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, train_cli
+from conftest import ROOT, train_cli, wait_for_epoch
 
 from lossbench.errors import UserError
 from trainer.run import run
@@ -27,18 +27,6 @@ def start(run_dir: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *SLOW,
                              f"hydra.run.dir={run_dir}", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_epoch(path: Path, epochs: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if json.loads(path.read_text())["epochs_completed"] >= epochs:
-                return
-        except (FileNotFoundError, ValueError):
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"never saw epoch {epochs} in {path}")
 
 
 def tensorboard_steps(run_dir: Path) -> dict[str, list[int]]:
@@ -58,7 +46,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     full = train_cli(*SLOW, f"hydra.run.dir={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr
     proc = start(tmp_path / "killed")
-    wait_for_epoch(tmp_path / "killed" / "metrics.json", 1, proc)
+    wait_for_epoch(tmp_path / "killed", 1, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     left = results.read(tmp_path / "killed")
@@ -78,7 +66,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
 
 def test_sigterm_records_interrupted_and_exits_cleanly(tmp_path):
     proc = start(tmp_path / "run")
-    wait_for_epoch(tmp_path / "run" / "metrics.json", 1, proc)
+    wait_for_epoch(tmp_path / "run", 1, proc)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in stderr
@@ -162,7 +150,7 @@ def test_resubmitted_sweep_resumes_unfinished_runs_only(tmp_path):
     while not list(sweep.glob("1_*")) and time.monotonic() < deadline:
         time.sleep(0.02)
     second = next(sweep.glob("1_loss=mse,*"))
-    wait_for_epoch(second / "metrics.json", 1, proc)
+    wait_for_epoch(second, 1, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     first = next(sweep.glob("0_*"))

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import pytest
-from conftest import TINY_REGRESSION, compose_cfg, train_cli
+from conftest import QUICK_REGRESSION, compose_cfg, train_cli
 from omegaconf import OmegaConf
 
 from lossbench import memory
@@ -206,7 +206,7 @@ def test_an_unknown_group_option_lists_the_options_in_one_line():
         compose_cfg("optim=nope")
 
 
-QUICK = ["trainer.max_epochs=1", "trainer.device=cpu", *TINY_REGRESSION]
+QUICK = QUICK_REGRESSION
 
 
 @pytest.mark.parametrize("args", [

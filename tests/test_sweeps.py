@@ -11,8 +11,7 @@ import sys
 
 import hydra.utils
 import pytest
-from conftest import CONFIGS, compose_cfg, train_cli
-from hydra import compose, initialize_config_dir
+from conftest import CONFIGS, compose_cfg, config_loader, train_cli
 from omegaconf import DictConfig, OmegaConf
 
 import tasks
@@ -34,8 +33,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:(?s).*validated against ConfigSt
 
 
 def hydra_cfg(*overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=True)
+    return compose_cfg(*overrides, hydra=True)
 
 
 def valid_pairs() -> set[tuple[str, str]]:
@@ -46,13 +44,11 @@ def sweep_jobs(preset: str) -> list[list[str]]:
     """The jobs `python train.py -m experiment=<preset>` launches, as Hydra's basic sweeper
     expands them (glob(*) over a config group included)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        params = compose("train", overrides=[f"experiment={preset}"],
-                         return_hydra_config=True).hydra.sweeper.params
-        parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+    params = hydra_cfg(f"experiment={preset}").hydra.sweeper.params
+    with config_loader() as loader:
+        parser = OverridesParser.create(config_loader=loader)
         parsed = parser.parse_overrides([f"{k}={v}" for k, v in params.items()])
         return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
