@@ -342,7 +342,6 @@ def test_the_launcher_config_composes_into_what_the_launcher_takes(tmp_path):
     # The overrides reach the launcher; the rest are the defaults the YAML and code share.
     assert (launcher.max_members, launcher.cpu_max_macs, launcher.executor) == (
         5, type(launcher)().cpu_max_macs, "local")
-    assert launcher.problem() is None
     # Each Slurm key is one of hydra/launcher=submitit_slurm's (a misspelt one fails here),
     # and the folder resolves inside the sweep.
     slurm = OmegaConf.to_container(cfg.hydra.launcher.slurm, resolve=True)
