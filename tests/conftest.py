@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import signal
 import struct
 import subprocess
 import sys
@@ -166,6 +168,14 @@ def wait_for_epoch(run_dir: Path, epochs: int, proc: subprocess.Popen) -> None:
                 return
         time.sleep(0.02)
     raise AssertionError(f"never saw epoch {epochs} in {run_dir}")
+
+
+def train_killed(*args: str, at: str) -> subprocess.CompletedProcess:
+    """train.py killed by SIGKILL at step `at` ("<epoch>:<step>") of the first run to get
+    there, the epochs before it on disk (trainer/engine/fault.py): a crash at an exact point."""
+    done = train_cli(*args, env={**os.environ, "LOSSBENCH_TEST_KILL_AT": at})
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+    return done
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,7 @@ from conftest import (
     compose_cfg,
     config_loader,
     train_cli,
+    train_killed,
 )
 from hydra.types import RunMode
 from numerics import assert_same_metrics
@@ -214,7 +215,10 @@ def test_a_diverging_member_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert closing_line(result) == "2 job(s) this launch: 1 diverged, 1 ok"
 
 
-# Long enough epochs for a kill to land after the first checkpoints and before the end.
+# The kill test stops the sweep at an exact step (conftest.train_killed): tiny data does.
+TINY = ["-m", "task=regression", "loss=l1,mse", "seed=0,1", "task.data_seed=0",
+        *TINY_REGRESSION, "trainer.device=cpu", *POPULATION]
+# SIGTERM is sent from outside once epoch 1 is on disk: epochs long enough to land in one.
 SLOW = ["-m", "task=regression", "loss=l1,mse", "seed=0,1", "task.data_seed=0",
         "task.n_train=8000", "task.n_test=500", "trainer.device=cpu", *POPULATION]
 
@@ -236,18 +240,14 @@ def wait_for_checkpoints(sweep: Path, runs: int, proc: subprocess.Popen) -> None
 
 @pytest.mark.numerics
 def test_a_killed_population_sweep_resumes_each_member(tmp_path):
-    """SIGKILL once the first epoch's checkpoints exist; then the same command with
-    trainer.resume=true ends as the uninterrupted sweep; finished runs are left alone."""
-    sweep = [*SLOW, "trainer.max_epochs=1,5"]
+    """SIGKILL early in epoch 2, the first epoch's checkpoints on disk; then the same
+    command with trainer.resume=true ends as the uninterrupted sweep; finished runs (the
+    1-epoch population, which never reaches epoch 2) are left alone."""
+    sweep = [*TINY, "trainer.max_epochs=1,5"]
     full = train_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *sweep,
-                             f"hydra.sweep.dir={killed}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    wait_for_checkpoints(killed, 4, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    train_killed(*sweep, f"hydra.sweep.dir={killed}", at="2:1")
     left = {p.parent.name: results.read(p.parent) for p in killed.glob("*/metrics.json")}
     assert sorted(r["status"] for r in left.values()) == ["ok"] * 4 + ["running"] * 4
     finished = {name: (killed / name / "metrics.json").read_text()

@@ -51,9 +51,9 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
 def test_two_runs_started_together_in_one_run_dir(tmp_path):
     """Case 1: only one trains; the other gets one line naming the holder's pid, exit 2."""
     run_dir = tmp_path / "run"
-    # Long enough that the winner still trains when the loser reaches the lock.
-    long = [*QUICK, "loss=mse", "task.n_train=20000", "trainer.max_epochs=500",
-            f"hydra.run.dir={run_dir}"]
+    # Tiny epochs, but so many that the winner still trains when the loser reaches the
+    # lock and until the SIGTERM below ends it.
+    long = [*QUICK, "loss=mse", "trainer.max_epochs=1000000", f"hydra.run.dir={run_dir}"]
     procs = [popen_train(*long, f"seed={seed}") for seed in (0, 1)]
     try:
         while all(p.poll() is None for p in procs):

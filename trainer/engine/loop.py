@@ -29,7 +29,7 @@ import torch
 from lossbench.status import RunStatus
 from trainer import determinism, rng, schedulers
 from trainer.diagnostics import OutputGradients
-from trainer.engine import amp, optim, stacked
+from trainer.engine import amp, fault, optim, stacked
 from trainer.engine.member import SHARED, Member, Outcome, same, steps_per_epoch
 from trainer.engine.scoring import loss_key, loss_runs, member_losses, scores, scores_together
 from trainer.engine.single import Single
@@ -112,6 +112,7 @@ class Population:
             [m.parts.data.corrupted for m in self.active])) if any(self.watch) else None
         self.runs = loss_runs(self.active)
         self.writer = Writer(together=len(members) > 1)
+        self.kill_at = fault.kill_point()  # None but in crash tests
 
     def fit(self) -> None:
         cfg, n = self.settings, len(self.x_train)
@@ -126,6 +127,7 @@ class Population:
             bar = _progress(cfg.progress_bar and sys.stderr.isatty(), self.steps, epoch,
                             cfg.max_epochs)
             for step in range(1, self.steps + 1):
+                fault.kill_if(self.kill_at, epoch, step, lambda: self.writer.drain(self.active))
                 log_now = step % cfg.log_every_n_steps == 0 or step == self.steps
                 idx = self.perms[:, (step - 1) * cfg.batch_size: step * cfg.batch_size]
                 grads = self._step(idx, autocast, watch=log_now and any(self.watch))
