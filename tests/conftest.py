@@ -186,8 +186,9 @@ def lossbench_logger_enabled():
 
 # The fast tier: tests that took SLOW_S seconds or more in the last timed full run
 # (tests/durations.json, refreshed by scripts/gen/durations.py) are marked `slow`, so
-# `pytest -m "not slow"` runs the rest in a few minutes; CI runs everything.
-SLOW_S = 2.0
+# `pytest -m "not slow"` runs the rest in a few minutes; CI runs everything. 1.5 s, not
+# 2: the fast tier measured 160-223 s against its 180 s target on the shared 2-core CPU.
+SLOW_S = 1.5
 DURATIONS = json.loads((Path(__file__).parent / "durations.json").read_text())
 
 

@@ -63,6 +63,23 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert steps[0] == steps[1]  # no step missing after the resume either
 
 
+def test_the_kill_point_reads_epoch_and_step(monkeypatch):
+    from trainer.engine import fault
+
+    monkeypatch.delenv(fault.VAR, raising=False)
+    assert fault.kill_point() is None
+    for text, point in (("2:3", (2, 3)), ("4", (4, 1)), (" 1:1 ", (1, 1))):
+        monkeypatch.setenv(fault.VAR, text)
+        assert fault.kill_point() == point
+    monkeypatch.setenv(fault.VAR, "two")
+    with pytest.raises(ValueError, match="expected <epoch>:<step>"):
+        fault.kill_point()
+    flushed = []
+    fault.kill_if((2, 3), 2, 2, lambda: flushed.append(1))  # another step: no kill
+    fault.kill_if(None, 2, 3, lambda: flushed.append(1))
+    assert flushed == []
+
+
 def test_sigterm_records_interrupted_and_exits_cleanly(tmp_path):
     proc = start(tmp_path / "run")
     wait_for_epoch(tmp_path / "run", 1, proc)
