@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import joblib
-from conftest import CONFIGS, ROOT
-from hydra import compose, initialize_config_dir
+from conftest import ROOT, compose_cfg
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -53,8 +52,7 @@ def test_whole_command_runs_train_py_and_the_classic_script(data_dir, tmp_path):
 
 
 def test_joblib_launcher_composes():
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("train", overrides=["hydra/launcher=joblib"], return_hydra_config=True)
+    cfg = compose_cfg("hydra/launcher=joblib", hydra=True)
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
     assert cfg.hydra.launcher.n_jobs == -1
 

@@ -6,19 +6,8 @@ import json
 
 import pytest
 import torch
-from conftest import TINY_REGRESSION, train_cli
-
-QUICK = ["trainer.max_epochs=1", "trainer.device=cpu"]
-REG = [*QUICK, *TINY_REGRESSION]
-
-
-def assert_one_clear_line(result, *fragments: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+from conftest import QUICK, TINY_REGRESSION, assert_one_clear_line, train_cli
+from conftest import QUICK_REGRESSION as REG
 
 
 def test_incompatible_pair_in_a_single_run(tmp_path):

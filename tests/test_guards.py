@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, TINY_REGRESSION, train_cli
+from conftest import QUICK_REGRESSION, ROOT, one_line, train_cli
 
 from trainer.rundir import checkpoint, results
 from trainer.rundir.checkpoint import CorruptCheckpoint
 from trainer.rundir.results import CorruptRecord
 
-QUICK = ["task=regression", "loss=mse", "trainer.device=cpu", "trainer.progress_bar=false",
-         *TINY_REGRESSION]
+# trainer.max_epochs is each test's own (a later override wins over QUICK's).
+QUICK = ["task=regression", "loss=mse", *QUICK_REGRESSION]
 
 
 def train_patched(patch: str, *args: str) -> subprocess.CompletedProcess:
@@ -28,15 +28,6 @@ def train_patched(patch: str, *args: str) -> subprocess.CompletedProcess:
             f"runpy.run_path({str(ROOT / 'train.py')!r}, run_name='__main__')\n")
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
-def one_line(result: subprocess.CompletedProcess, code: int = 2) -> str:
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    assert "weights_only" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 # While the checkpoint's temp file exists: torch.save is where the bytes are written.
@@ -128,7 +119,7 @@ def test_a_corrupt_checkpoint_is_one_line_naming_it(stopped_run, tmp_path, how):
     before = (run_dir / "metrics.json").read_bytes()
     result = train_cli(*QUICK, "trainer.max_epochs=2", "trainer.resume=true",
                        f"hydra.run.dir={run_dir}")
-    line = one_line(result)
+    line = one_line(result, code=2)
     assert line.startswith(f"error: {run_dir / checkpoint.CHECKPOINT} ")
     assert "delete it to restart the run from epoch 1" in line
     assert (run_dir / "metrics.json").read_bytes() == before
@@ -159,7 +150,7 @@ def test_a_bad_metrics_json_is_one_line_naming_it(tmp_path, content):
         results.read(run_dir)
     for extra in ([], ["trainer.resume=true"]):
         result = train_cli(*QUICK, "trainer.max_epochs=1", f"hydra.run.dir={run_dir}", *extra)
-        assert one_line(result).startswith(f"error: {path} ")
+        assert one_line(result, code=2).startswith(f"error: {path} ")
 
 
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
@@ -209,7 +200,7 @@ def test_a_full_disk_is_one_line_and_a_failed_record(mounted):
     # 1024² weights with Adam's two moments: a ~13 MB checkpoint on a 3 MB disk.
     result = train_cli(*QUICK, "model.hidden_sizes=[1024,1024]", "trainer.max_epochs=1",
                        f"hydra.run.dir={run_dir}")
-    line = one_line(result)
+    line = one_line(result, code=2)
     assert line == (f"error: cannot write {run_dir / checkpoint.CHECKPOINT}: No space left on "
                     "device; free some space or choose a run dir on another disk.")
     record = results.read(run_dir)
@@ -224,8 +215,8 @@ def test_a_read_only_place_is_one_line(mounted, mode):
     key = "hydra.sweep.dir" if mode == "-m" else "hydra.run.dir"
     args = ["-m"] if mode == "-m" else []
     result = train_cli(*args, *QUICK, "trainer.max_epochs=1", f"{key}={disk / 'out'}")
-    assert one_line(result) == (f"error: cannot write {disk / 'out'}: Read-only file system; "
-                                "choose a run dir on a writable disk.")
+    assert one_line(result, code=2) == (f"error: cannot write {disk / 'out'}: Read-only file "
+                                        "system; choose a run dir on a writable disk.")
 
 
 def test_an_existing_read_only_run_dir_is_one_line(mounted):
@@ -233,7 +224,7 @@ def test_an_existing_read_only_run_dir_is_one_line(mounted):
     (disk / "run").mkdir()
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
     result = train_cli(*QUICK, "trainer.max_epochs=1", f"hydra.run.dir={disk / 'run'}")
-    assert "Read-only file system" in one_line(result)
+    assert "Read-only file system" in one_line(result, code=2)
 
 
 def test_processed_being_a_file_does_not_stop_a_run(data_dir, tmp_path):
@@ -294,7 +285,7 @@ def test_a_run_or_sweep_dir_that_cannot_be_made_is_one_line(tmp_path, mode, plac
     key = "hydra.run.dir" if mode == "run" else "hydra.sweep.dir"
     args = [] if mode == "run" else ["-m", f"hydra/launcher={mode}"]
     result = train_cli(*args, *QUICK, "trainer.max_epochs=1", f"{key}={path}")
-    assert one_line(result) == f"error: cannot write {path}: {why.format(key=key)}"
+    assert one_line(result, code=2) == f"error: cannot write {path}: {why.format(key=key)}"
     no_run_left_running(tmp_path)
 
 
@@ -303,7 +294,7 @@ def test_lossbench_logs_that_cannot_hold_runs_is_one_line(tmp_path, logs):
     afile = tmp_path / "afile"
     afile.write_text("")
     env = {**os.environ, "LOSSBENCH_LOGS": logs.format(f=afile)}
-    line = one_line(train_cli(*QUICK, "trainer.max_epochs=1", env=env))
+    line = one_line(train_cli(*QUICK, "trainer.max_epochs=1", env=env), code=2)
     assert line.startswith(f"error: cannot write {logs.format(f=afile)}/runs/regression-mse/")
     assert "set LOSSBENCH_LOGS (which hydra.run.dir is under) to " in line
     no_run_left_running(tmp_path)
@@ -313,8 +304,9 @@ def test_a_data_dir_name_too_long_is_one_line(tmp_path):
     data_dir = tmp_path / ("x" * 300)
     result = train_cli("task=mnist", "loss=ce", "trainer.device=cpu", f"task.data_dir={data_dir}",
                        "trainer.max_epochs=1", f"hydra.run.dir={tmp_path / 'run'}")
-    assert one_line(result) == (f"error: task.data_dir={str(data_dir)!r} is not valid: File name "
-                                "too long; set task.data_dir (or LOSSBENCH_DATA) to a folder.")
+    assert one_line(result, code=2) == (
+        f"error: task.data_dir={str(data_dir)!r} is not valid: File name too long; set "
+        "task.data_dir (or LOSSBENCH_DATA) to a folder.")
     no_run_left_running(tmp_path)
 
 

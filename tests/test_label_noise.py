@@ -6,8 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import CONFIGS, train_cli
-from hydra import compose, initialize_config_dir
+from conftest import train_cli
 from tbparse import SummaryReader
 
 import tasks
@@ -126,14 +125,6 @@ def test_a_bad_noise_value_is_one_line_on_the_command_line(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: task.label_noise=1.5 is not valid: a fraction in [0, 1)."]
-
-
-def test_preset_sweeps_losses_noise_rates_and_seeds_on_mnist():
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("train", overrides=["experiment=label_noise"], return_hydra_config=True)
-    assert cfg.task.name == "mnist" and cfg.task.noise_type == "symmetric"
-    assert dict(cfg.hydra.sweeper.params) == {
-        "loss": "ce,mae,gce,sce,focal", "task.label_noise": "0.0,0.2,0.4,0.6", "seed": "0,1,2"}
 
 
 def test_preset_runs_with_its_grid_narrowed_on_the_command_line(tmp_path):

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TINY_REGRESSION, train_cli
+from conftest import QUICK_REGRESSION, ROOT, train_cli
 from omegaconf import OmegaConf
 
-QUICK = ["trainer.max_epochs=1", "trainer.device=cpu", *TINY_REGRESSION]
+QUICK = QUICK_REGRESSION
 pytestmark = pytest.mark.filterwarnings("ignore:(?s).*validated against ConfigStore schema")
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, TINY_REGRESSION, train_cli
-from hydra import compose, initialize_config_dir
+from conftest import CONFIGS, TINY_REGRESSION, compose_cfg, train_cli
 from omegaconf import OmegaConf
 from tbparse import SummaryReader
 
@@ -40,8 +39,7 @@ def tensorboard_scalars(run_dir: Path) -> set[tuple[int, str, float]]:
 
 def test_every_logger_option_reads_every_key_it_has():
     for path in sorted((CONFIGS / "logger").glob("*.yaml")):
-        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-            options = compose("train", overrides=[f"logger={path.stem}"]).logger
+        options = compose_cfg(f"logger={path.stem}").logger
         assert list(options) == [path.stem]  # each option under its own key: lists compose
         accepted = set(inspect.signature(SINKS[path.stem]).parameters) - {"run_dir", "purge_step"}
         assert set(options[path.stem]) <= accepted, path.name
@@ -100,8 +98,7 @@ def test_both_loggers_from_the_command_line_in_a_run_and_a_sweep(tmp_path):
 
 
 def test_an_empty_logger_list_keeps_only_metrics_json(make_cfg, tmp_path):
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        composed = compose("train", overrides=["logger=[]"])
+    composed = compose_cfg("logger=[]")
     assert OmegaConf.select(composed, "logger") is None
     cfg = make_cfg("loss=l1", "logger=[]")
     assert run(cfg, tmp_path / "run")["status"] == "ok"

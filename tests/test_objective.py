@@ -8,7 +8,6 @@ import os
 import pytest
 import yaml
 from conftest import ROOT, TINY_REGRESSION, compose_cfg, train_cli
-from hydra import compose, initialize_config_dir
 from hypothesis import given
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -73,9 +72,7 @@ def test_without_a_validation_split_the_default_is_the_test_metric(make_cfg):
 
 
 def test_the_lr_search_optimises_the_validation_metric_in_its_direction():
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("train", overrides=["hparams_search=lr", "task=fashion_mnist"],
-                      return_hydra_config=True)
+    cfg = compose_cfg("hparams_search=lr", "task=fashion_mnist", hydra=True)
     assert cfg.objective.metric == "val/accuracy"
     assert cfg.hydra.sweeper.direction == "maximize"
 
@@ -99,8 +96,7 @@ def test_the_direction_follows_the_metric_unless_given():
     import train  # noqa: F401  registers the metric_direction resolver, as running train.py does
 
     def direction(*overrides: str) -> str:
-        with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-            return compose("train", overrides=list(overrides)).objective.direction
+        return compose_cfg(*overrides).objective.direction
 
     assert direction() == "minimize"  # test/loss
     assert direction("task=mnist", "objective.metric=test/accuracy") == "maximize"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, train_cli
+from conftest import ROOT, one_line, train_cli
 from numerics import assert_same_metrics
 from omegaconf import OmegaConf
 
@@ -37,12 +37,6 @@ def fake_plugin(root: Path, dist: str, entry_points: str, modules: dict[str, str
     (info / "entry_points.txt").write_text(entry_points)
     for name, text in modules.items():
         (root / f"{name}.py").write_text(text)
-
-
-def one_line(done: subprocess.CompletedProcess) -> str:
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    return lines[0]
 
 
 GOOD_LOSS = """

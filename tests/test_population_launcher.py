@@ -18,9 +18,15 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import CONFIGS, ROOT, TINY_REGRESSION, train_cli
-from hydra import initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from conftest import (
+    QUICK_REGRESSION,
+    ROOT,
+    TINY_REGRESSION,
+    compose_cfg,
+    config_loader,
+    train_cli,
+    train_killed,
+)
 from hydra.types import RunMode
 from numerics import assert_same_metrics
 from omegaconf import OmegaConf
@@ -30,7 +36,7 @@ from trainer.population.compose import SharedCompositions
 from trainer.rundir import results
 
 POPULATION = ["hydra/launcher=population"]
-QUICK = ["trainer.max_epochs=2", "trainer.device=cpu", *TINY_REGRESSION]
+QUICK = [*QUICK_REGRESSION, "trainer.max_epochs=2"]
 SWEEP = ["-m", "task=regression", "loss=l1,mse,ce", "seed=0,1", "task.outlier_fraction=0,0.2",
          "trainer.log_every_n_steps=2", *QUICK]
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.sort_values")
@@ -209,7 +215,10 @@ def test_a_diverging_member_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert closing_line(result) == "2 job(s) this launch: 1 diverged, 1 ok"
 
 
-# Long enough epochs for a kill to land after the first checkpoints and before the end.
+# The kill test stops the sweep at an exact step (conftest.train_killed): tiny data does.
+TINY = ["-m", "task=regression", "loss=l1,mse", "seed=0,1", "task.data_seed=0",
+        *TINY_REGRESSION, "trainer.device=cpu", *POPULATION]
+# SIGTERM is sent from outside once epoch 1 is on disk: epochs long enough to land in one.
 SLOW = ["-m", "task=regression", "loss=l1,mse", "seed=0,1", "task.data_seed=0",
         "task.n_train=8000", "task.n_test=500", "trainer.device=cpu", *POPULATION]
 
@@ -231,18 +240,14 @@ def wait_for_checkpoints(sweep: Path, runs: int, proc: subprocess.Popen) -> None
 
 @pytest.mark.numerics
 def test_a_killed_population_sweep_resumes_each_member(tmp_path):
-    """SIGKILL once the first epoch's checkpoints exist; then the same command with
-    trainer.resume=true ends as the uninterrupted sweep; finished runs are left alone."""
-    sweep = [*SLOW, "trainer.max_epochs=1,5"]
+    """SIGKILL early in epoch 2, the first epoch's checkpoints on disk; then the same
+    command with trainer.resume=true ends as the uninterrupted sweep; finished runs (the
+    1-epoch population, which never reaches epoch 2) are left alone."""
+    sweep = [*TINY, "trainer.max_epochs=1,5"]
     full = train_cli(*sweep, f"hydra.sweep.dir={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *sweep,
-                             f"hydra.sweep.dir={killed}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    wait_for_checkpoints(killed, 4, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    train_killed(*sweep, f"hydra.sweep.dir={killed}", at="2:1")
     left = {p.parent.name: results.read(p.parent) for p in killed.glob("*/metrics.json")}
     assert sorted(r["status"] for r in left.values()) == ["ok"] * 4 + ["running"] * 4
     finished = {name: (killed / name / "metrics.json").read_text()
@@ -312,8 +317,7 @@ def test_on_cuda_a_population_sweep_matches_the_basic_launchers(tmp_path):
 ])
 def test_shared_compositions_equal_hydras_own(overrides):
     """The launcher's shortcut gives each job exactly the config Hydra composes for it."""
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        loader = GlobalHydra.instance().config_loader()
+    with config_loader() as loader:
         master = loader.load_configuration("train", ["hydra.sweep.dir=/tmp/x"],
                                            RunMode.MULTIRUN)
         shared = SharedCompositions(loader)
@@ -324,15 +328,27 @@ def test_shared_compositions_equal_hydras_own(overrides):
         assert shared.checked is True
 
 
-def test_the_launcher_config_composes():
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        from hydra import compose
+@pytest.mark.filterwarnings("ignore:(?s).*validated against ConfigStore schema")
+def test_the_launcher_config_composes_into_what_the_launcher_takes(tmp_path):
+    from hydra.utils import instantiate
 
-        cfg = compose("train", overrides=POPULATION, return_hydra_config=True)
-    launcher = cfg.hydra.launcher
-    assert launcher._target_ == "hydra_plugins.lossbench.population_launcher.PopulationLauncher"
-    assert launcher.max_members >= 12
-    assert yaml.safe_load((CONFIGS / "hydra" / "launcher" / "population.yaml").read_text())
+    from trainer.rundir import launch_checks
+
+    cfg = compose_cfg(*POPULATION, "hydra.launcher.max_members=5",
+                      f"hydra.sweep.dir={tmp_path}", hydra=True)
+    launcher = instantiate(cfg.hydra.launcher)
+    # By name: Hydra's plugin scan loads plugin modules afresh, so class objects differ.
+    assert type(launcher).__name__ == "PopulationLauncher"
+    # The overrides reach the launcher; the rest are the defaults the YAML and code share.
+    assert (launcher.max_members, launcher.cpu_max_macs, launcher.executor) == (
+        5, type(launcher)().cpu_max_macs, "local")
+    # Each Slurm key is one of hydra/launcher=submitit_slurm's (a misspelt one fails here),
+    # and the folder resolves inside the sweep.
+    slurm = OmegaConf.to_container(cfg.hydra.launcher.slurm, resolve=True)
+    assert slurm["submitit_folder"] == f"{tmp_path}/.submitit/%j"
+    submitit = compose_cfg("hydra/launcher=submitit_slurm", hydra=True).hydra.launcher
+    assert set(slurm) <= set(submitit) - {"_target_"}
+    launch_checks.check(cfg, multirun=True)  # what a launch checks first passes
 
 
 def test_population_lines_stay_short():

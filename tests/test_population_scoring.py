@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from itertools import accumulate, groupby
+from types import SimpleNamespace
+
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from trainer import losses
-from trainer.engine.scoring import batched_scores, scores
+from trainer.engine.scoring import batched_scores, loss_runs, member_losses, scores
 
 pytestmark = pytest.mark.numerics  # tests/numerics.py
 
@@ -29,7 +33,9 @@ def _members(kind: str, names: list[str], shared_targets: bool, n: int = 300):
     if shared_targets:
         targets = [targets[0]] * m
     fns = [losses.build({"name": name}, kind) for name in names]
-    runs = [(i + 1, fns[i]) for i in range(m) if i + 1 == m or names[i + 1] != names[i]]
+    # Written apart from scoring.loss_runs: groupby's runs of equal names, ended cumulatively.
+    ends = list(accumulate(len(list(group)) for _, group in groupby(names)))
+    runs = [(end, fns[end - 1]) for end in ends]
     return outputs, targets, fns, runs, metrics
 
 
@@ -55,3 +61,24 @@ def test_a_non_finite_member_gets_its_own_nan_and_the_others_their_numbers():
     together = batched_scores(outputs, targets, runs, metrics, "test")
     assert all(v != v for v in together[1].values())  # NaN everywhere for member 1
     assert together[0] == pytest.approx(scores(outputs[0], targets[0], fns[0], metrics))
+
+
+def test_loss_runs_split_members_where_the_loss_config_changes():
+    def member(name: str, **params: float) -> SimpleNamespace:
+        cfg = OmegaConf.create({"loss": {"name": name, **params}})
+        return SimpleNamespace(job=SimpleNamespace(cfg=cfg, parts=SimpleNamespace(
+            loss_fn=(name, tuple(params.items())))))
+
+    members = [member("mse"), member("mse"), member("huber", delta=1.0),
+               member("huber", delta=2.0), member("huber", delta=2.0), member("mse")]
+    assert loss_runs(members) == [(2, ("mse", ())), (3, ("huber", (("delta", 1.0),))),
+                                  (5, ("huber", (("delta", 2.0),))), (6, ("mse", ()))]
+
+
+@pytest.mark.parametrize("kind,names", [("multiclass", ["ce", "ce", "gce", "mae"]),
+                                        ("regression", ["mse", "l1", "l1", "huber"])])
+def test_member_losses_equal_a_plain_loop_over_members(kind, names):
+    outputs, targets, fns, runs, _ = _members(kind, names, shared_targets=False, n=50)
+    together = member_losses(outputs, torch.stack(targets), runs)
+    alone = torch.stack([fn(o, t) for fn, o, t in zip(fns, outputs, targets, strict=True)])
+    torch.testing.assert_close(together, alone, rtol=1e-6, atol=1e-7)

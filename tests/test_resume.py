@@ -7,18 +7,20 @@ import logging
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, train_cli
+from conftest import ROOT, TINY_REGRESSION, train_cli, train_killed, wait_for_epoch
 
 from lossbench.errors import UserError
 from trainer.run import run
 from trainer.rundir import checkpoint, results
 
-# Big enough that an epoch lasts long enough to be killed in the middle of it.
+# The kill tests stop the run at an exact step (conftest.train_killed): the tiny data does.
+SMALL = ["task=regression", "loss=smoothl1", *TINY_REGRESSION, "trainer.max_epochs=4",
+         "trainer.device=cpu", "seed=5", "trainer.progress_bar=false"]
+# SIGTERM is sent from outside once epoch 1 is on disk: epochs long enough to land in one.
 SLOW = ["task=regression", "loss=smoothl1", "task.n_train=20000", "task.n_test=500",
         "trainer.max_epochs=4", "trainer.device=cpu", "seed=5", "trainer.progress_bar=false"]
 
@@ -27,18 +29,6 @@ def start(run_dir: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *SLOW,
                              f"hydra.run.dir={run_dir}", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for_epoch(path: Path, epochs: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if json.loads(path.read_text())["epochs_completed"] >= epochs:
-                return
-        except (FileNotFoundError, ValueError):
-            pass
-        time.sleep(0.02)
-    raise AssertionError(f"never saw epoch {epochs} in {path}")
 
 
 def tensorboard_steps(run_dir: Path) -> dict[str, list[int]]:
@@ -55,15 +45,12 @@ def history(record: dict) -> list[dict]:
 
 @pytest.mark.numerics
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
-    full = train_cli(*SLOW, f"hydra.run.dir={tmp_path / 'full'}")
+    full = train_cli(*SMALL, f"hydra.run.dir={tmp_path / 'full'}")
     assert full.returncode == 0, full.stderr
-    proc = start(tmp_path / "killed")
-    wait_for_epoch(tmp_path / "killed" / "metrics.json", 1, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
+    train_killed(*SMALL, f"hydra.run.dir={tmp_path / 'killed'}", at="2:2")
     left = results.read(tmp_path / "killed")
-    assert left["status"] == "running" and 1 <= left["epochs_completed"] < 4
-    resumed = train_cli(*SLOW, f"hydra.run.dir={tmp_path / 'killed'}", "trainer.resume=true")
+    assert left["status"] == "running" and left["epochs_completed"] == 1
+    resumed = train_cli(*SMALL, f"hydra.run.dir={tmp_path / 'killed'}", "trainer.resume=true")
     assert resumed.returncode == 0, resumed.stderr
     a, b = results.read(tmp_path / "full"), results.read(tmp_path / "killed")
     assert b["status"] == "ok" and b["epochs_completed"] == 4
@@ -76,9 +63,26 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert steps[0] == steps[1]  # no step missing after the resume either
 
 
+def test_the_kill_point_reads_epoch_and_step(monkeypatch):
+    from trainer.engine import fault
+
+    monkeypatch.delenv(fault.VAR, raising=False)
+    assert fault.kill_point() is None
+    for text, point in (("2:3", (2, 3)), ("4", (4, 1)), (" 1:1 ", (1, 1))):
+        monkeypatch.setenv(fault.VAR, text)
+        assert fault.kill_point() == point
+    monkeypatch.setenv(fault.VAR, "two")
+    with pytest.raises(ValueError, match="expected <epoch>:<step>"):
+        fault.kill_point()
+    flushed = []
+    fault.kill_if((2, 3), 2, 2, lambda: flushed.append(1))  # another step: no kill
+    fault.kill_if(None, 2, 3, lambda: flushed.append(1))
+    assert flushed == []
+
+
 def test_sigterm_records_interrupted_and_exits_cleanly(tmp_path):
     proc = start(tmp_path / "run")
-    wait_for_epoch(tmp_path / "run" / "metrics.json", 1, proc)
+    wait_for_epoch(tmp_path / "run", 1, proc)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in stderr
@@ -155,17 +159,12 @@ def test_unexpected_error_is_recorded_as_failed(make_cfg, tmp_path, monkeypatch)
 
 def test_resubmitted_sweep_resumes_unfinished_runs_only(tmp_path):
     sweep = tmp_path / "sweep"
-    args = ["-m", *SLOW, "loss=l1,mse", f"hydra.sweep.dir={sweep}", "trainer.max_epochs=2"]
-    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not list(sweep.glob("1_*")) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    second = next(sweep.glob("1_loss=mse,*"))
-    wait_for_epoch(second / "metrics.json", 1, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    first = next(sweep.glob("0_*"))
+    # The first job ends after one epoch; the second is killed early in its second.
+    epochs = [o for o in SMALL if not o.startswith("trainer.max_epochs=")]
+    args = ["-m", *epochs, "trainer.max_epochs=1,3", f"hydra.sweep.dir={sweep}"]
+    train_killed(*args, at="2:1")
+    first, second = next(sweep.glob("0_*")), next(sweep.glob("1_*"))
+    assert results.read(second)["epochs_completed"] == 1
     assert results.read(first)["status"] == "ok" and results.read(second)["status"] == "running"
     finished_at = (first / "metrics.json").stat().st_mtime_ns
     again = train_cli(*args, "trainer.resume=true")

@@ -12,27 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TINY_REGRESSION, train_cli
+from conftest import QUICK_REGRESSION, ROOT, one_line, train_cli, wait_for_epoch
 from omegaconf import OmegaConf
 
-from lossbench.errors import UserError
 from trainer.rundir import checkpoint, results
 from trainer.rundir.lock import LOCK_FILE, InUse, RunDirLock
 
-QUICK = ["task=regression", "trainer.max_epochs=1", "trainer.device=cpu",
-         "trainer.progress_bar=false", *TINY_REGRESSION]
+QUICK = ["task=regression", *QUICK_REGRESSION]
 
 
 def popen_train(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def one_line(stderr: str) -> str:
-    assert "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    return lines[0]
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:
@@ -60,9 +51,9 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
 def test_two_runs_started_together_in_one_run_dir(tmp_path):
     """Case 1: only one trains; the other gets one line naming the holder's pid, exit 2."""
     run_dir = tmp_path / "run"
-    # Long enough that the winner still trains when the loser reaches the lock.
-    long = [*QUICK, "loss=mse", "task.n_train=20000", "trainer.max_epochs=500",
-            f"hydra.run.dir={run_dir}"]
+    # Tiny epochs, but so many that the winner still trains when the loser reaches the
+    # lock and until the SIGTERM below ends it.
+    long = [*QUICK, "loss=mse", "trainer.max_epochs=1000000", f"hydra.run.dir={run_dir}"]
     procs = [popen_train(*long, f"seed={seed}") for seed in (0, 1)]
     try:
         while all(p.poll() is None for p in procs):
@@ -87,18 +78,6 @@ def test_two_runs_started_together_in_one_run_dir(tmp_path):
     assert OmegaConf.load(run_dir / ".hydra" / "config.yaml").seed == seed
     assert (run_dir / "train.log").read_text().count("regression × mse") == 1
     assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
-
-
-def wait_for_epoch(run_dir: Path, epochs: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if results.read(run_dir)["epochs_completed"] >= epochs:
-                return
-        except (FileNotFoundError, UserError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"never saw epoch {epochs} in {run_dir}")
 
 
 def test_two_sweeps_into_one_sweep_dir_train_each_job_once(tmp_path):

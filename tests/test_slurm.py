@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TINY_REGRESSION, train_cli
+from conftest import ROOT, TINY_REGRESSION, one_line, train_cli
 from numerics import assert_same_metrics
 
 from trainer.rundir import results
@@ -57,13 +57,6 @@ def queue() -> list[str]:
 def files(run_dir: Path) -> list[str]:
     return sorted("EVENTS" if p.name.startswith("events.out") else
                   p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())
-
-
-def one_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def test_a_sweep_runs_as_a_job_array_and_leaves_what_the_basic_launcher_leaves(tmp_path):

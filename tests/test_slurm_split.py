@@ -56,5 +56,5 @@ def test_an_unknown_executor_is_one_line(tmp_path):
                      f"hydra.sweep.dir={tmp_path}")
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines == ["error: hydra.launcher.executor=nope is not valid: use local or slurm."]
+    assert lines == ["error: hydra.launcher.executor=nope is not valid: one of local, slurm."]
     assert not list(tmp_path.glob("*/metrics.json"))

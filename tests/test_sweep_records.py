@@ -9,13 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, TINY_REGRESSION, train_cli
+from conftest import QUICK_REGRESSION, ROOT, train_cli
 
 from trainer.rundir import names, results
 from trainer.rundir.sweep import FINISHED_BEFORE, REFUSED, closing
 
-QUICK = ["task=regression", "trainer.max_epochs=1", "trainer.device=cpu",
-         "trainer.progress_bar=false", *TINY_REGRESSION]
+QUICK = ["task=regression", *QUICK_REGRESSION]
 
 UNTIMED = [o for o in QUICK if not o.startswith("trainer.max_epochs=")]
 

@@ -35,21 +35,10 @@ class PopulationLauncher(Launcher):
         self.launch_impl = PopulationLaunch(self.max_members, self.cpu_max_macs, hydra_context,
                                             task_function, config)
 
-    def problem(self) -> str | None:
-        """The executor, worded when unknown (max_members and cpu_max_macs are checked with
-        every launcher key before the launch: trainer/rundir/launch_checks.py)."""
-        if self.executor not in ("local", "slurm"):
-            return (f"hydra.launcher.executor={self.executor} is not valid: use local or "
-                    "slurm.")
-        return None
-
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
                ) -> Sequence[JobReturn]:
-        if (problem := self.problem()) is not None:
-            import sys
-
-            print(f"error: {problem}", file=sys.stderr)
-            sys.exit(2)
+        # Every key, executor included, was checked before the launch
+        # (trainer/rundir/launch_checks.py's PopulationKeys).
         if self.executor == "slurm":
             from omegaconf import OmegaConf
 

@@ -175,6 +175,8 @@ def main() -> None:
     parser.add_argument("--command", default=MAIN, help=f"the main command (default: {MAIN})")
     parser.add_argument("--compare", type=Path, default=None, metavar="DIR",
                         help="also time the main command run from this other checkout")
+    # --repeats/--quiet/--json as in bench_sweep.py: each script keeps its own --help text,
+    # and a shared helper would live in timing.py, which imports torch before the timing.
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quiet", type=float, default=None, metavar="CORES",
                         help="time only while other processes use at most CORES cores")

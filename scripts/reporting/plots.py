@@ -87,6 +87,15 @@ def grid(n: int, width: float = 4.2, height: float = 3.2):
     return fig, axes.flat
 
 
+def loss_bands(ax: plt.Axes, group: pd.DataFrame, values: pd.DataFrame, x: str,
+               style: dict[str, dict]) -> None:
+    """One band per loss of the panel's runs: `values` (run, `x`, value) summed up at
+    each `x` (epoch or step) over that loss's runs."""
+    for loss, by_loss in group.groupby("loss"):
+        summary = intervals(values[values.run.isin(by_loss.run)].groupby(x).value)
+        band(ax, summary.index.to_series(), summary, style[loss], loss)
+
+
 def curves_figure(runs: Runs, s: TaskSummary, dims: list[str], out: Path) -> Path | None:
     table = runs.table[runs.table.task == s.task]
     curve = runs.curves[(runs.curves.tag == s.metric) & runs.curves.run.isin(table.run)]
@@ -96,9 +105,7 @@ def curves_figure(runs: Runs, s: TaskSummary, dims: list[str], out: Path) -> Pat
     panels = facets(table[table.run.isin(curve.run)], dims)
     fig, axes = grid(len(panels))
     for ax, (title, group) in zip(axes, panels, strict=False):
-        for loss, by_loss in group.groupby("loss"):
-            values = intervals(curve[curve.run.isin(by_loss.run)].groupby("epoch").value)
-            band(ax, values.index.to_series(), values, style[loss], loss)
+        loss_bands(ax, group, curve, "epoch", style)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.set_ylabel(s.metric)
@@ -154,9 +161,7 @@ def diagnostics_figure(runs: Runs, s: TaskSummary, dims: list[str], out: Path) -
     panels = facets(table[table.run.isin(share.run)], dims)
     fig, axes = grid(len(panels))
     for ax, (title, group) in zip(axes, panels, strict=False):
-        for loss, by_loss in group.groupby("loss"):
-            values = intervals(share[share.run.isin(by_loss.run)].groupby("step").value)
-            band(ax, values.index.to_series(), values, style[loss], loss)
+        loss_bands(ax, group, share, "step", style)
         batch = fraction[fraction.run.isin(group.run)].groupby("step").value.mean()
         ax.plot(batch.index, batch.values, color="gray", linestyle=":", linewidth=1.5,
                 label="corrupted share of the batch")

@@ -11,14 +11,14 @@ is read back to the host only every `log_every_n_steps` steps and at the end of 
 A member whose loss or parameters become NaN or Inf is recorded `diverged` and leaves;
 the others go on. A member whose scores or files fail leaves with the error in
 `Member.error`; an interrupt stops every member, each with it in `Member.error`: the
-caller records those ends (trainer/rundir/policy.py).
+caller records those ends (trainer/rundir/policy.py). The steps within an epoch, and
+members leaving mid-training, are engine/steps.py's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -30,10 +30,11 @@ from lossbench.metrics import in_units
 from lossbench.status import RunStatus
 from trainer import determinism, rng, schedulers
 from trainer.diagnostics import OutputGradients
-from trainer.engine import amp, optim, stacked
+from trainer.engine import amp, fault, optim, stacked
 from trainer.engine.member import SHARED, Member, Outcome, same, steps_per_epoch
-from trainer.engine.scoring import loss_key, loss_runs, member_losses, scores, scores_together
+from trainer.engine.scoring import loss_key, loss_runs, scores, scores_together
 from trainer.engine.single import Single
+from trainer.engine.steps import Steps, progress_bar
 from trainer.engine.writer import Writer
 from trainer.rundir import checkpoint, signals
 
@@ -74,7 +75,7 @@ def train(members: list[Member]) -> None:
             population.writer.close()
 
 
-class Population:
+class Population(Steps):
     def __init__(self, members: list[Member]) -> None:
         self.active = sorted(members, key=lambda m: loss_key(m.job.cfg))
         parts = self.active[0].job.parts
@@ -113,6 +114,7 @@ class Population:
             [m.parts.data.corrupted for m in self.active])) if any(self.watch) else None
         self.runs = loss_runs(self.active)
         self.writer = Writer(together=len(members) > 1)
+        self.kill_at = fault.kill_point()  # None but in crash tests
 
     def fit(self) -> None:
         cfg, n = self.settings, len(self.x_train)
@@ -124,9 +126,10 @@ class Population:
                                       for m in self.active])
             self.window = torch.zeros(len(self.active), device=self.device)
             self.epoch_sum = [0.0] * len(self.active)
-            bar = _progress(cfg.progress_bar and sys.stderr.isatty(), self.steps, epoch,
+            bar = progress_bar(cfg.progress_bar and sys.stderr.isatty(), self.steps, epoch,
                             cfg.max_epochs)
             for step in range(1, self.steps + 1):
+                fault.kill_if(self.kill_at, epoch, step, lambda: self.writer.drain(self.active))
                 log_now = step % cfg.log_every_n_steps == 0 or step == self.steps
                 idx = self.perms[:, (step - 1) * cfg.batch_size: step * cfg.batch_size]
                 grads = self._step(idx, autocast, watch=log_now and any(self.watch))
@@ -147,62 +150,6 @@ class Population:
         for member in self.active:
             self._finish(member, Outcome(RunStatus.OK))
         self.active = []
-
-    def _step(self, idx: torch.Tensor, autocast: torch.autocast, watch: bool
-              ) -> dict[str, torch.Tensor]:
-        """Forward, backward and an optimizer step on each member's batch."""
-        m, b = idx.shape
-        # index_select: about 5× cheaper than x[idx] for a batch (scripts/bench/profile_loop.py).
-        x = self.prepare(self.x_train.index_select(0, idx.reshape(-1)))
-        x = x.view(m, b, *x.shape[1:])
-        y = self.y_train[0].index_select(0, idx[0]).unsqueeze(0) if m == 1 else \
-            self.y_train[torch.arange(m, device=self.device)[:, None], idx]
-        with autocast:
-            output = self.model(x)
-            losses = member_losses(output, y, self.runs)
-        if watch:
-            self.diagnostics.watch(output)
-        for p in self.model.leaves():
-            p.grad = None
-        # Members share no parameters, so the sum's gradient is each member's own.
-        self.scaler.scaled(losses).sum().backward()
-        grads = self.model.grads()
-        skip = self.scaler.unscale(grads)
-        scalars = self.diagnostics.scalars(grads, idx, self.scaler.loss_scale()) \
-            if watch else {}
-        self.clip(grads)
-        self.optimizer.step(grads, skip)
-        self.scaler.update()
-        for member in self.active:
-            member.schedule.after_step()
-        self.window += losses.detach().float()
-        return scalars
-
-    def _log_step(self, epoch: int, step: int, grads: dict[str, torch.Tensor]) -> list[int]:
-        """Read the loss windows back (the loop's only host sync), log them; returns the
-        positions of the members that go on."""
-        every = self.settings.log_every_n_steps
-        window = self.window.tolist()
-        self.window.zero_()
-        global_step = (epoch - 1) * self.steps + step
-        scalars = dict(zip(grads, torch.stack(list(grads.values())).tolist(),
-                           strict=True)) if grads else {}
-        ended = []
-        for i, member in enumerate(self.active):
-            if not math.isfinite(window[i]):
-                ended.append(i)
-                self._finish(member, Outcome(
-                    RunStatus.DIVERGED, f"training loss became {window[i]} at epoch {epoch}, "
-                    f"step {step} (checked every {every} steps)"))
-                continue
-            self.epoch_sum[i] += window[i]
-            member.job.logger.step("train/loss", window[i] / ((step - 1) % every + 1),
-                                   global_step)
-            corrupted = bool(member.parts.data.corrupted.any())
-            for tag, values in scalars.items() if self.watch[i] else ():
-                if corrupted or tag not in ("grad/corrupted_share", "data/corrupted_fraction"):
-                    member.job.logger.step(tag, values[i], global_step)
-        return self._drop(ended)
 
     def _end_epoch(self, epoch: int, started: float, autocast: torch.autocast,
                    lrs: list[float]) -> None:
@@ -271,31 +218,4 @@ class Population:
                 log.warning("diverged: %s", outcome.reason)
             member.record = member.job.logger.finish(outcome.status, outcome.reason)
 
-    def _drop(self, ended: list[int]) -> list[int]:
-        """Members at `ended` leave; returns the positions of those that go on."""
-        keep = [i for i in range(len(self.active)) if i not in ended]
-        if not ended:
-            return keep
-        self.active = [self.active[i] for i in keep]
-        self.epoch_sum = [self.epoch_sum[i] for i in keep]
-        self.watch = [self.watch[i] for i in keep]
-        if not keep:
-            return keep
-        index = torch.tensor(keep, device=self.device)
-        self.model.keep(index)
-        self.optimizer.keep(index, self.model.params)
-        for part in (self.scaler, self.clip, self.diagnostics):
-            if part is not None:
-                part.keep(index)
-        self.runs = loss_runs(self.active)
-        self.y_train, self.perms, self.window = (t[index] for t in
-                                                 (self.y_train, self.perms, self.window))
-        return keep
 
-
-def _progress(show: bool, steps: int, epoch: int, epochs: int) -> Any:
-    if not show:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr)

@@ -71,6 +71,8 @@ class NCE(Loss):
         return self.scale * nce(logits, y).mean()
 
 
+# NCE, RCE and NFL share their shape on purpose: each loss's __init__ signature is its
+# config schema (defaults, ranges) and its docstring its documentation (trainer/losses/base.py).
 class RCE(Loss):
     """s · (−A) Σ_{k≠y} p_k, A = log 1e-4: reverse cross-entropy as APL computes it.
 

@@ -21,7 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.errors import UserError
-from lossbench.schema import Number, fields_of, problem
+from lossbench.schema import Number, OneOf, fields_of, problem
 
 
 @dataclass
@@ -31,6 +31,8 @@ class PopulationKeys:
     # A population of none divides by zero; one member is the single-run path, batched.
     max_members: Annotated[int, Number(low=1)] = 64
     cpu_max_macs: Annotated[int, Number(low=0)] = 100_000
+    # Where populations train: this process, or one Slurm job each (trainer/slurm/).
+    executor: Annotated[str, OneOf(("local", "slurm"))] = "local"
 
 
 @dataclass

@@ -145,12 +145,18 @@ def never_starts(who: str, keys: str, job_id: str, reason: str, params: dict[str
 def result(job: Any, overrides: Sequence[str]) -> JobReturn:
     """The job's JobReturn; for a job that ended without one (cancelled, or its run stopped
     by a signal), a completed return with no value: the run's record tells the rest."""
+    return returned(job, lambda: no_result(overrides))
+
+
+def returned(job: Any, missing: Callable[[], Any]) -> Any:
+    """What the job returned (one run's JobReturn, or a population's list of them);
+    `missing()` when it left nothing: each run keeps its own record, so that is no error."""
     if job.paths.result_pickle.exists():
         try:
             return job.results()[0]
-        except Exception as err:  # the job raised outside the run (its run is recorded)
+        except Exception as err:  # the job raised outside its runs (each run is recorded)
             log.warning("slurm: job %s: %s", job.job_id, str(err).splitlines()[0])
-    return no_result(overrides)
+    return missing()
 
 
 def no_result(overrides: Sequence[str]) -> JobReturn:

@@ -116,9 +116,5 @@ def split(compose: Callable[[DictConfig, list[str]], DictConfig], config: DictCo
 
 def _results(slurm_job: Any, pack: list[int], job_overrides: Sequence[Sequence[str]],
              initial_job_idx: int) -> list[JobReturn]:
-    if slurm_job.paths.result_pickle.exists():
-        try:
-            return list(slurm_job.results()[0])
-        except Exception as err:  # the job raised outside its runs (each run is recorded)
-            log.warning("slurm: job %s: %s", slurm_job.job_id, str(err).splitlines()[0])
-    return [array.no_result(job_overrides[i - initial_job_idx]) for i in pack]
+    return list(array.returned(slurm_job, lambda: [
+        array.no_result(job_overrides[i - initial_job_idx]) for i in pack]))
