@@ -37,7 +37,8 @@ def hydra_cfg(*overrides: str) -> DictConfig:
 
 
 def valid_pairs() -> set[tuple[str, str]]:
-    return {(t, loss) for t in tasks.names() for loss in losses.valid_for(tasks.get(t).KIND)}
+    return {(t, loss) for t in tasks.names() if t not in tasks.USER_DATA
+            for loss in losses.valid_for(tasks.get(t).KIND)}
 
 
 def sweep_jobs(preset: str) -> list[list[str]]:
