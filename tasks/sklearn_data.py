@@ -89,19 +89,26 @@ class SklearnTable:
         stratify = None if self.KIND == "regression" else y
         x_train, x_test, y_train, y_test = train_test_split(
             x, y, test_size=cfg.test_fraction, stratify=stratify, random_state=cfg.data_seed)
-        mean, std = x_train.mean(0), x_train.std(0)
-        std[std == 0] = 1.0  # a constant column stays 0 instead of dividing by 0
+        return standardised(self.KIND, self.N_OUTPUTS, x_train, x_test, y_train, y_test, cfg)
 
-        def features(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor((a - mean) / std, dtype=torch.float32)
 
-        data = dict(kind=self.KIND, n_outputs=self.N_OUTPUTS, input_shape=(x.shape[1],),
-                    x_train=features(x_train), x_test=features(x_test))
-        if self.KIND != "regression":
-            return TaskData(**data, y_train=torch.as_tensor(y_train).long(),
-                            y_test=torch.as_tensor(y_test).long(),
-                            corrupted=torch.zeros(len(y_train), dtype=torch.bool))
-        return _with_outliers(data, y_train, y_test, cfg)
+def standardised(kind: Kind, n_outputs: int, x_train: np.ndarray, x_test: np.ndarray,
+                 y_train: np.ndarray, y_test: np.ndarray, cfg: Any) -> TaskData:
+    """A table's split as TaskData: features scaled by the training part's statistics, class
+    targets as indices, regression targets through _with_outliers."""
+    mean, std = x_train.mean(0), x_train.std(0)
+    std[std == 0] = 1.0  # a constant column stays 0 instead of dividing by 0
+
+    def features(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((a - mean) / std, dtype=torch.float32)
+
+    data = dict(kind=kind, n_outputs=n_outputs, input_shape=(x_train.shape[1],),
+                x_train=features(x_train), x_test=features(x_test))
+    if kind != "regression":
+        return TaskData(**data, y_train=torch.as_tensor(y_train).long(),
+                        y_test=torch.as_tensor(y_test).long(),
+                        corrupted=torch.zeros(len(y_train), dtype=torch.bool))
+    return _with_outliers(data, y_train, y_test, cfg)
 
 
 def _with_outliers(data: dict, y_train: np.ndarray, y_test: np.ndarray, cfg: Any) -> TaskData:

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
-import torch
 from omegaconf import OmegaConf
 
 from lossbench.contract import Kind, TaskData
 from lossbench.errors import UserError, require
 from lossbench.schema import OneOf, Text
 from tasks import table_files
-from tasks.sklearn_data import OutlierTableConfig, _with_outliers
+from tasks.sklearn_data import OutlierTableConfig, standardised
 from tasks.validation import split_indices
 
 MAX_CLASSES = 50  # more distinct integers than this are as likely a count as a class
@@ -124,19 +123,9 @@ class TableTask:
         else:
             x_train, y_train, x_test = self.train.x, y, self.test.x
             y_test = _labels(self.test.y, self.classes, self.test)
-        mean, std = x_train.mean(0), x_train.std(0)
-        std[std == 0] = 1.0  # a constant column stays 0 instead of dividing by 0
-
-        def features(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor((a - mean) / std, dtype=torch.float32)
-
-        data = dict(kind=self.KIND, n_outputs=self.N_OUTPUTS, input_shape=(x_train.shape[1],),
-                    x_train=features(x_train), x_test=features(x_test))
+        built = standardised(self.KIND, self.N_OUTPUTS, x_train, x_test, y_train, y_test, cfg)
         if self.KIND != "regression":
-            return TaskData(**data, y_train=torch.as_tensor(y_train).long(),
-                            y_test=torch.as_tensor(y_test).long(),
-                            corrupted=torch.zeros(len(y_train), dtype=torch.bool))
-        built = _with_outliers(data, y_train, y_test, cfg)
+            return built
         return dataclasses.replace(built, target_scale=float(y_train.std()))
 
 
