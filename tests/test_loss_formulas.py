@@ -108,6 +108,14 @@ def test_binary_hinge_and_soft_margin_map_labels_to_plus_minus_one():
     assert loss("soft_margin", "binary", z, y) == pytest.approx(loss("bce_logits", "binary", z, y))
 
 
+def test_ce_on_one_binary_logit_is_bce_with_logits():
+    z, y = torch.tensor([[2.0], [0.3], [0.5], [-3.0]]), torch.tensor([1, 1, 0, 0])
+    expected = -sum(math.log(1 / (1 + math.exp(-v))) if t else math.log(1 / (1 + math.exp(v)))
+                    for v, t in zip((2.0, 0.3, 0.5, -3.0), (1, 1, 0, 0), strict=True)) / 4
+    assert loss("ce", "binary", z, y) == pytest.approx(expected, rel=1e-6)
+    assert loss("ce", "binary", z, y) == pytest.approx(loss("bce_logits", "binary", z, y))
+
+
 SMALL = torch.tensor([0.01, -0.02, 0.005, 0.03])
 
 

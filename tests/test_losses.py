@@ -79,7 +79,8 @@ def test_each_kind_lists_its_losses():
     assert losses.valid_for("regression") == [
         "barron", "huber", "l1", "logcosh", "mse", "quantile", "smoothl1"]
     assert losses.valid_for("binary") == [
-        "bce", "bce_logits", "focal", "hinge", "huber", "l1", "mse", "smoothl1", "soft_margin"]
+        "bce", "bce_logits", "ce", "focal", "hinge", "huber", "l1", "mse", "smoothl1",
+        "soft_margin"]
     assert losses.valid_for("multiclass") == [
         "ce", "focal", "gce", "huber", "l1", "mae", "mse", "multi_margin", "nce", "nce_mae",
         "nce_rce", "nfl", "nfl_rce", "nll", "rce", "sce", "smoothl1"]

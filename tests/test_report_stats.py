@@ -116,6 +116,17 @@ def test_measure_and_reference_can_be_chosen(tmp_path, capsys):
         ("ce", "gce", "no detectable difference")]
 
 
+def test_a_binary_sweep_without_bce_logits_is_compared_with_ce(tmp_path, capsys):
+    for seed in SEEDS:
+        base = 0.90 + SHARED[seed]
+        for loss, shift in (("ce", 0.0), ("poly1", 0.03), ("hinge", -0.03)):
+            write(tmp_path, loss, seed, selected=base + shift + JITTER[seed], final=base,
+                  task="breast_cancer")
+    verdicts = {r["loss"]: (r["vs"], r["verdict"])
+                for r in rows(report(capsys, str(tmp_path)), "Paired comparisons")}
+    assert verdicts == {"poly1": ("ce", "better"), "hinge": ("ce", "worse")}
+
+
 def test_a_one_seed_sweep_gives_no_interval_and_says_why(tmp_path, capsys):
     for loss, value in (("ce", 0.80), ("gce", 0.85), ("sce", 0.83)):
         write(tmp_path, loss, 0, selected=value, final=value)

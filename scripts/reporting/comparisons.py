@@ -22,6 +22,9 @@ from scripts.reporting.summary import OK, TaskSummary, shown
 
 # The loss every other is compared with, by the task's target kind.
 REFERENCE = {"multiclass": "ce", "binary": "bce_logits", "regression": "mse"}
+# ce reads one binary logit as the classes [0, z], which is bce_logits: a binary sweep of ce
+# without bce_logits is compared with ce.
+STAND_IN = {"bce_logits": "ce"}
 MEASURES = ("selected", "final")
 
 
@@ -65,6 +68,8 @@ def compare(runs: Runs, summaries: list[TaskSummary], dims: list[str],
             continue
         ref = reference or default_reference(
             s.task, [c for c in ok.columns if ok[c].notna().any()])
+        if reference is None and ref not in set(ok.loss) and STAND_IN.get(ref) in set(ok.loss):
+            ref = STAND_IN[ref]
         if ref is None or ref not in set(ok.loss):
             notes.append(f"{s.task}: no finished runs of the reference loss "
                          f"`{ref}`, so no comparisons (choose one with --reference).")

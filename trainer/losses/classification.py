@@ -86,10 +86,11 @@ class CrossEntropy(Loss):
 
     The default: fast to train, and minimised by the true class probabilities.
     It fits wrong labels too, so under label noise test accuracy peaks early,
-    then falls. Label smoothing curbs over-confidence.
+    then falls. Label smoothing curbs over-confidence. On binary targets the
+    logit z is read as the two classes [0, z], which is `bce_logits` exactly.
     """
 
-    adapters: ClassVar = {"multiclass": logits_and_index}
+    adapters: ClassVar = {"multiclass": logits_and_index, "binary": two_class_logits}
 
     def __init__(self, kind: Kind, label_smoothing: Annotated[float, Number(0, 1)] = 0.0) -> None:
         super().__init__(kind)
