@@ -186,11 +186,12 @@ def lossbench_logger_enabled():
     existing loggers; later tests read the lossbench logger's lines, so turn it back on."""
     logging.getLogger("lossbench").disabled = False
 
-# The fast tier: tests that took SLOW_S seconds or more in the last timed full run
+# The fast tier: tests that took SLOW_S seconds or more in the last timed runs
 # (tests/durations.json, refreshed by scripts/gen/durations.py) are marked `slow`, so
-# `pytest -m "not slow"` runs the rest in a few minutes; CI runs everything. 1.5 s, not
-# 2: the fast tier measured 160-223 s against its 180 s target on the shared 2-core CPU.
-SLOW_S = 1.5
+# `pytest -m "not slow"` runs the rest in a few minutes; CI runs everything. 0.3 s: at
+# 1.5 s the tier took 272-277 s against its 180 s target on the shared 2-core CPU, at
+# 0.5 s 194 s.
+SLOW_S = 0.3
 DURATIONS = json.loads((Path(__file__).parent / "durations.json").read_text())
 
 
@@ -199,6 +200,23 @@ ALWAYS_FAST = {"tests/test_packaging.py::test_every_module_imports"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slow = {item.nodeid for item in items
+            if DURATIONS.get(item.nodeid, 0.0) >= SLOW_S and item.nodeid not in ALWAYS_FAST}
+    # A module-scoped fixture is paid for by the first test that uses it: leave that test
+    # out and the next one pays. So a slow user makes all its fixture's users slow.
+    for users in _module_fixture_users(items).values():
+        if any(item.nodeid in slow for item in users):
+            slow.update(item.nodeid for item in users)
     for item in items:
-        if DURATIONS.get(item.nodeid, 0.0) >= SLOW_S and item.nodeid not in ALWAYS_FAST:
+        if item.nodeid in slow:
             item.add_marker(pytest.mark.slow)
+
+
+def _module_fixture_users(items: list[pytest.Item]) -> dict[tuple[str, str], list[pytest.Item]]:
+    users: dict[tuple[str, str], list[pytest.Item]] = {}
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures
+        for name, defs in (info.name2fixturedefs.items() if info else ()):
+            if defs and defs[-1].scope == "module":
+                users.setdefault((item.module.__name__, name), []).append(item)
+    return users

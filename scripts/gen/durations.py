@@ -1,9 +1,12 @@
 """Refresh tests/durations.json, which sorts the tests into the fast tier and `slow`.
 
     .venv/bin/python -m pytest -q --durations=0 | tee /tmp/suite.log
-    python -m scripts.gen.durations /tmp/suite.log
+    .venv/bin/python -m pytest -q -m "not slow" --durations=0 | tee /tmp/fast.log
+    python -m scripts.gen.durations /tmp/suite.log /tmp/fast.log
 
-Each test's setup, call and teardown seconds from a full run on the 2-core machine, summed.
+Each test's setup, call and teardown seconds on the 2-core machine, summed; with several
+logs, the largest: a test can take longer in the fast tier alone than in the full run (a
+shared fixture's set-up lands on it when the test that paid for it is left out).
 tests/conftest.py marks every test listed at SLOW_S seconds or more as `slow`, so that
 `pytest -m "not slow"` stays a quick tier however the suite grows; a test not listed yet
 counts as fast until the next refresh (or carries @pytest.mark.slow itself). A test the
@@ -31,21 +34,25 @@ def parse(text: str) -> dict[str, float]:
 
 
 def merged(timed: dict[str, float], earlier: dict[str, float]) -> dict[str, float]:
-    """The tests that took half a second or more, and the earlier figures of those not timed."""
+    """The tests that took a quarter second or more (tests/conftest.py's SLOW_S is above
+    that), and the earlier figures of those not timed."""
     kept = {k: v for k, v in earlier.items() if k not in timed}
-    return dict(sorted({**kept, **{k: v for k, v in timed.items() if v >= 0.5}}.items()))
+    return dict(sorted({**kept, **{k: v for k, v in timed.items() if v >= 0.25}}.items()))
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m scripts.gen.durations <pytest --durations=0 output>")
-    found = parse(Path(sys.argv[1]).read_text())
-    if not found:
-        sys.exit(f"error: no durations in {sys.argv[1]}; run pytest with --durations=0.")
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m scripts.gen.durations <pytest --durations=0 output>...")
+    found: dict[str, float] = {}
+    for log in sys.argv[1:]:
+        timed = parse(Path(log).read_text())
+        if not timed:
+            sys.exit(f"error: no durations in {log}; run pytest with --durations=0.")
+        found = {k: max(found.get(k, 0.0), timed.get(k, 0.0)) for k in found.keys() | timed}
     earlier = json.loads(OUT.read_text()) if OUT.exists() else {}
     durations = merged(found, earlier)
     OUT.write_text(json.dumps(durations, indent=1) + "\n")
-    kept = len(durations) - sum(v >= 0.5 for v in found.values())
+    kept = sum(k not in found for k in earlier)
     print(f"wrote {len(durations)} tests' durations to {OUT} ({kept} not timed in this log, "
           "kept from before)")
 
