@@ -216,7 +216,8 @@ def _module_fixture_users(items: list[pytest.Item]) -> dict[tuple[str, str], lis
     users: dict[tuple[str, str], list[pytest.Item]] = {}
     for item in items:
         info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures
-        for name, defs in (info.name2fixturedefs.items() if info else ()):
+        module = getattr(item, "module", None)
+        for name, defs in (info.name2fixturedefs.items() if info and module else ()):
             if defs and defs[-1].scope == "module":
-                users.setdefault((item.module.__name__, name), []).append(item)
+                users.setdefault((module.__name__, name), []).append(item)
     return users
