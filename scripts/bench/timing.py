@@ -13,13 +13,11 @@ from pathlib import Path
 
 import torch
 
+from trainer.provenance import cpu_model
+
 
 def machine(device: torch.device) -> dict:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines
-                if line.startswith("model name")), platform.processor())
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "device": str(device),
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
             "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
