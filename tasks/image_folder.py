@@ -26,7 +26,7 @@ from lossbench.errors import UserError, require
 from lossbench.schema import Number, OneOf, Text
 from tasks.base import TaskConfig
 from tasks.sklearn_data import Fraction
-from tasks.validation import split_indices
+from tasks.validation import require_test_split, split_indices
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -70,10 +70,8 @@ class ImageFolder:
             raise UserError(f"task.root={cfg.root!r} is not valid: class folder "
                             f"{self.classes[int(counts.argmin())]!r} holds {counts.min()} "
                             f"image(s); the splits need at least {need} of each class")
-        n, k = len(self.files), len(self.classes)
-        n_test = int(np.ceil(cfg.test_fraction * n))
-        require(k <= n_test <= n - k, "task.test_fraction", cfg.test_fraction,
-                f"a fraction that leaves at least {k} of the {n} images on each side")
+        n = len(self.files)
+        require_test_split(cfg.test_fraction, n, len(self.classes), "images")
         channels = 3 if cfg.color == "rgb" else 1
         memory.require_fits(2 * n * channels * cfg.image_size ** 2, "task.image_size",
                             cfg.image_size, f"{n} images of {channels}×{cfg.image_size}²")

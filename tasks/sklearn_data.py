@@ -14,7 +14,6 @@ training part; the test part stays as published.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -23,10 +22,10 @@ import torch
 from omegaconf import MISSING
 
 from lossbench.contract import Kind, TaskData
-from lossbench.errors import require
 from lossbench.schema import Number
 from tasks.base import TaskConfig
 from tasks.regression import push_outliers
+from tasks.validation import require_test_split
 
 Fraction = Annotated[float, Number(0, 1, low_open=True, high_open=True, noun="a fraction")]
 
@@ -77,10 +76,7 @@ class SklearnTable:
     def check(self, cfg: Any) -> None:
         """Both sides of a stratified split need a sample of each class (regression: 2)."""
         least = 2 if self.KIND == "regression" else max(self.N_OUTPUTS, 2)
-        n_test = math.ceil(cfg.test_fraction * self.n_samples)
-        require(least <= n_test <= self.n_samples - least, "task.test_fraction",
-                cfg.test_fraction, f"a fraction that leaves at least {least} of the "
-                f"{self.n_samples} samples on each side")
+        require_test_split(cfg.test_fraction, self.n_samples, least, "samples")
 
     def build(self, cfg: Any) -> TaskData:
         from sklearn.model_selection import train_test_split

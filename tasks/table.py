@@ -31,7 +31,7 @@ from lossbench.errors import UserError, require
 from lossbench.schema import OneOf, Text
 from tasks import table_files
 from tasks.sklearn_data import OutlierTableConfig, standardised
-from tasks.validation import split_indices
+from tasks.validation import require_test_split, split_indices
 
 MAX_CLASSES = 50  # more distinct integers than this are as likely a count as a class
 METRICS: dict[str, tuple[str, ...]] = {"regression": ("mse", "mae", "r2"),
@@ -105,11 +105,8 @@ class TableTask:
                             "of each class (drop its rows"
                             + (", or set task.val_fraction=0)" if fewer else ")"))
         if self.test is None:
-            n, k = len(self.train.y), len(self.classes)
-            n_test = int(np.ceil(cfg.test_fraction * n))
-            require(k <= n_test <= n - k, "task.test_fraction", cfg.test_fraction,
-                    f"a fraction that leaves at least {k} of the {n} rows of {self.train.path} "
-                    "on each side of the stratified split")
+            require_test_split(cfg.test_fraction, len(self.train.y), len(self.classes),
+                               f"rows of {self.train.path}", " of the stratified split")
 
     def build(self, cfg: Any) -> TaskData:
         if self.KIND is None:

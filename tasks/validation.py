@@ -88,6 +88,14 @@ def _approximate_mode(counts: np.ndarray, n_draws: int, rng: np.random.RandomSta
     return floored.astype(int)
 
 
+def require_test_split(fraction: float, n: int, least: int, things: str, after: str = "") -> None:
+    """`task.test_fraction` of `n` rows leaves at least `least` on each side (a class each,
+    for a stratified split)."""
+    n_test = math.ceil(fraction * n)  # scikit-learn's rounding for a fractional test_size
+    require(least <= n_test <= n - least, "task.test_fraction", fraction,
+            f"a fraction that leaves at least {least} of the {n} {things} on each side{after}")
+
+
 def check_size(n: int, fraction: float, labels: np.ndarray | None) -> None:
     """Both sides must hold every class (stratified) or enough samples to score (regression)."""
     n_val = math.ceil(fraction * n)  # scikit-learn's rounding for a fractional test_size
